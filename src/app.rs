@@ -1,0 +1,97 @@
+//! Wiring: builds every service from a [`Config`] and serves the router until shutdown.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use rand::RngCore;
+use tokio::net::TcpListener;
+
+use crate::catalog::{self, Catalog};
+use crate::config::Config;
+use crate::service::assets::Assets;
+use crate::service::auth::Authenticator;
+use crate::service::links::Links;
+
+/// Everything a handler can reach; cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    /// The configuration the server started with.
+    pub config: Arc<Config>,
+    /// The catalogue.
+    pub catalog: Arc<dyn Catalog>,
+    /// Request authentication.
+    pub auth: Arc<Authenticator>,
+    /// Signed upload and download URLs.
+    pub links: Arc<Links>,
+    /// The asset service.
+    pub assets: Arc<Assets>,
+}
+
+impl App {
+    /// Opens the catalogue and builds every service.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+        let catalog = catalog::open(&config.catalog_url())
+            .await
+            .context("opening the catalogue")?;
+        let mut fresh = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut fresh);
+        let url_key = catalog.server_secret("url-signing", &fresh).await?;
+        let links = Arc::new(Links::new(
+            config.public_base_url(),
+            url_key,
+            std::time::Duration::from_secs(config.upload_url_ttl_secs),
+            std::time::Duration::from_secs(config.download_url_ttl_secs),
+        ));
+        let auth = Arc::new(Authenticator::new(
+            catalog.clone(),
+            config.max_clock_skew(),
+            std::time::Duration::from_secs(config.token_ttl_secs),
+        ));
+        let assets = Arc::new(Assets::new(catalog.clone(), links.clone()));
+        Ok(Self {
+            config: Arc::new(config),
+            catalog,
+            auth,
+            links,
+            assets,
+        })
+    }
+
+    /// Serves on `listener` until `shutdown` resolves.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let router = crate::http::router(self);
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP")
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested");
+}

@@ -1,0 +1,356 @@
+//! The catalogue: every durable record (credentials, tokens, assets, files) behind one
+//! [`Catalog`] trait, chosen at start-up by URL scheme. SQL lives only in the backend
+//! modules; services see records and queries.
+//!
+//! Writes use optimistic concurrency: every asset and file carries a `version`, and
+//! [`Catalog::apply`] commits a [`Write`] atomically only if every version still matches.
+
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::error::Code;
+use crate::model::{
+    AssetExtraMeta, AssetSharedConfig, AssetState, AssetType, AutoOperationConfig, FailType,
+    FileCategory, FileState, ReviewConfig, SupportedService, SystemProperty, TranscodingStatus,
+};
+
+/// Failures of the storage layer itself.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// A versioned record changed since it was read; the caller should re-read and retry.
+    #[error("record changed concurrently")]
+    Conflict,
+    /// A uniqueness rule of the schema was violated (e.g. a second MAIN file).
+    #[error("unique constraint violated: {0}")]
+    Unique(String),
+    /// The catalogue URL names no supported backend.
+    #[error("unsupported catalogue URL: {0}")]
+    UnsupportedUrl(String),
+    /// The database failed.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored document could not be decoded.
+    #[error("corrupt record: {0}")]
+    Corrupt(#[from] serde_json::Error),
+}
+
+impl CatalogError {
+    /// Storage failures are internal unless a caller maps them on purpose.
+    pub fn code(&self) -> Code {
+        Code::Internal
+    }
+}
+
+/// An access key / secret key pair bound to one project.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    /// The access key (AK), public.
+    pub access_key: String,
+    /// The secret key (SK); used as the HMAC key, never logged.
+    pub secret_key: SecretString,
+    /// The project every request signed with this key must address.
+    pub project_id: String,
+    /// Whether the key may use admin-only features.
+    pub is_admin: bool,
+}
+
+/// An issued `X-Auth-Token`, stored by the SHA-256 of its value.
+#[derive(Debug, Clone)]
+pub struct Token {
+    /// Lowercase hex SHA-256 of the token string.
+    pub token_hash: String,
+    /// The credential that asked for it.
+    pub access_key: String,
+    /// The project it is bound to.
+    pub project_id: String,
+    /// Whether it carries admin rights.
+    pub is_admin: bool,
+    /// When it stops being accepted.
+    pub expires_at: OffsetDateTime,
+}
+
+/// A digital asset as stored: the wire's DigitalAssetInfo plus server bookkeeping.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Asset {
+    /// Asset id (UUID).
+    pub asset_id: String,
+    /// Owning project.
+    pub project_id: String,
+    /// Asset name.
+    pub asset_name: String,
+    /// Optional description.
+    pub asset_description: Option<String>,
+    /// `X-App-UserId` of the creating request.
+    pub app_user_id: Option<String>,
+    /// Asset type.
+    pub asset_type: AssetType,
+    /// Current state.
+    pub asset_state: AssetState,
+    /// The state a restore returns to (set while DELETING).
+    pub state_before_delete: Option<AssetState>,
+    /// The state an unblock returns to (set while BLOCK).
+    pub state_before_block: Option<AssetState>,
+    /// Why the asset FAILED, for review rejections.
+    pub fail_type: Option<FailType>,
+    /// Freeze reason code.
+    pub block_reason_code: Option<String>,
+    /// Human-readable reason for FAILED or BLOCK.
+    pub reason: Option<String>,
+    /// Free tags.
+    pub tags: Vec<String>,
+    /// Type-specific metadata (only the sub-meta matching `asset_type`).
+    pub asset_extra_meta: AssetExtraMeta,
+    /// System properties (key/value; `action` is not stored).
+    pub system_properties: Vec<SystemProperty>,
+    /// Console display order.
+    pub asset_order: Option<i32>,
+    /// Services the asset may be used by.
+    pub supported_service: Vec<SupportedService>,
+    /// Scheduled BLOCK / DELETE operations.
+    pub auto_operation_config: Vec<AutoOperationConfig>,
+    /// Sharing settings.
+    pub shared_config: Option<AssetSharedConfig>,
+    /// Review settings as requested.
+    pub review_config: Option<ReviewConfig>,
+    /// Whether a cover should be generated from the video.
+    pub is_need_generate_cover: bool,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub create_time: OffsetDateTime,
+    /// Last change.
+    #[serde(with = "time::serde::rfc3339")]
+    pub update_time: OffsetDateTime,
+    /// When the asset entered the recycle bin.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub deleted_at: Option<OffsetDateTime>,
+    /// Optimistic-concurrency version; bumped by every committed write.
+    #[serde(skip)]
+    pub version: i64,
+}
+
+impl Asset {
+    /// The share expiry that governs visibility for other projects, if shared at all.
+    pub fn share_expire(&self) -> Option<OffsetDateTime> {
+        let expire = self.shared_config.as_ref()?.expire_time.as_deref()?;
+        OffsetDateTime::parse(expire, &time::format_description::well_known::Rfc3339).ok()
+    }
+}
+
+/// A file of an asset.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileRecord {
+    /// File id (UUID).
+    pub file_id: String,
+    /// Owning asset.
+    pub asset_id: String,
+    /// Owning project.
+    pub project_id: String,
+    /// File name as given at creation.
+    pub file_name: String,
+    /// RFC 1864 MD5 (base64) declared at creation, when known.
+    pub file_md5: Option<String>,
+    /// Declared size in bytes.
+    pub file_size: Option<i64>,
+    /// File type (extension by default), lower-cased.
+    pub file_type: String,
+    /// Role of the file in its asset.
+    pub asset_file_category: FileCategory,
+    /// Upload / review state.
+    pub state: FileState,
+    /// Why the file FAILED.
+    pub reason: Option<String>,
+    /// Freeze reason code.
+    pub block_reason_code: Option<String>,
+    /// Number of parts for a large-file upload; `None` for a single PUT.
+    pub multipart_count: Option<i32>,
+    /// Blob-store key of the committed bytes, once verified.
+    pub blob_key: Option<String>,
+    /// Transcoding status of a video rendition.
+    pub video_transcoding_status: Option<TranscodingStatus>,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub create_time: OffsetDateTime,
+    /// Last change.
+    #[serde(with = "time::serde::rfc3339")]
+    pub update_time: OffsetDateTime,
+    /// Optimistic-concurrency version.
+    #[serde(skip)]
+    pub version: i64,
+}
+
+/// One atomic unit of change: new records and versioned updates, all or nothing.
+#[derive(Debug, Default)]
+pub struct Write {
+    /// Assets to insert.
+    pub new_assets: Vec<Asset>,
+    /// Assets to update; each must still have the `version` it carries.
+    pub assets: Vec<Asset>,
+    /// Files to insert.
+    pub new_files: Vec<FileRecord>,
+    /// Files to update; each must still have the `version` it carries.
+    pub files: Vec<FileRecord>,
+}
+
+/// Column a listing is ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortKey {
+    /// Creation time (default).
+    #[default]
+    CreateTime,
+    /// Last update.
+    UpdateTime,
+    /// Console display order; ties newest first.
+    AssetOrder,
+}
+
+/// Whose assets a listing covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AssetSource {
+    /// The caller's own project (default).
+    #[default]
+    Customization,
+    /// System assets: PUBLIC assets, visible to every project.
+    System,
+    /// Both.
+    All,
+}
+
+/// Sharing role filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShareRole {
+    /// Own assets that are shared with someone.
+    Sharer,
+    /// Other projects' assets shared with the caller and not expired.
+    Sharee,
+}
+
+/// How a text filter matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextMatch {
+    /// The text asked for.
+    pub text: String,
+    /// Exact equality instead of substring match.
+    pub exact: bool,
+}
+
+/// A validated asset listing request.
+#[derive(Debug, Clone, Default)]
+pub struct AssetQuery {
+    /// The caller's project.
+    pub project_id: String,
+    /// Reference time for share expiry.
+    pub now: Option<OffsetDateTime>,
+    /// Page size.
+    pub limit: u32,
+    /// Items skipped.
+    pub offset: u64,
+    /// Name filter.
+    pub name: Option<TextMatch>,
+    /// Tag filters.
+    pub tags: Vec<TextMatch>,
+    /// All tags must match (INTERSECTION) instead of any (UNION_SET).
+    pub tags_all: bool,
+    /// Lower bound on create_time, inclusive.
+    pub created_from: Option<OffsetDateTime>,
+    /// Upper bound on create_time, inclusive.
+    pub created_to: Option<OffsetDateTime>,
+    /// Allowed types (empty = any).
+    pub types: Vec<AssetType>,
+    /// Allowed states (empty = any).
+    pub states: Vec<AssetState>,
+    /// Allowed ids (empty = any).
+    pub asset_ids: Vec<String>,
+    /// Sort column.
+    pub sort: SortKey,
+    /// Descending order.
+    pub descending: bool,
+    /// Whose assets.
+    pub source: AssetSource,
+    /// Sharing role.
+    pub role: Option<ShareRole>,
+    /// Required system properties (key, value), values compared case-insensitively.
+    pub system_properties: Vec<(String, String)>,
+    /// Required supported service.
+    pub supported_service: Option<SupportedService>,
+    /// Required app user id.
+    pub app_user_id: Option<String>,
+    /// Voice sex values (any of).
+    pub voice_sexes: Vec<String>,
+    /// Voice language values (any of).
+    pub voice_languages: Vec<String>,
+    /// Voice real-time capability.
+    pub is_realtime_voice: Option<bool>,
+    /// Voice provider: `HUAWEI_METASTUDIO` means no external provider.
+    pub voice_provider: Option<String>,
+    /// Avatar actions editable.
+    pub action_editable: Option<bool>,
+    /// Avatar has an action library.
+    pub is_with_action_library: Option<bool>,
+    /// Avatar can walk (tagged `WALKING`).
+    pub is_movable: Option<bool>,
+    /// Avatar model version.
+    pub human_model_2d_version: Option<String>,
+    /// Device name the avatar was compiled for.
+    pub include_device_name: Option<String>,
+    /// Device name the avatar was not compiled for.
+    pub exclude_device_name: Option<String>,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone)]
+pub struct AssetPage {
+    /// Total number of matches, ignoring limit and offset.
+    pub count: u64,
+    /// The requested page.
+    pub assets: Vec<Asset>,
+}
+
+/// Durable storage for everything assetd knows.
+#[async_trait]
+pub trait Catalog: Send + Sync + 'static {
+    /// Stores or replaces a credential.
+    async fn put_credential(&self, credential: &Credential) -> Result<(), CatalogError>;
+    /// Looks up a credential by access key.
+    async fn credential(&self, access_key: &str) -> Result<Option<Credential>, CatalogError>;
+    /// Stores an issued token.
+    async fn put_token(&self, token: &Token) -> Result<(), CatalogError>;
+    /// Looks up a token by the hash of its value.
+    async fn token(&self, token_hash: &str) -> Result<Option<Token>, CatalogError>;
+    /// Returns the named server secret, creating it from `fresh` on first use.
+    async fn server_secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, CatalogError>;
+
+    /// One asset by id, whatever its project.
+    async fn asset(&self, asset_id: &str) -> Result<Option<Asset>, CatalogError>;
+    /// Several assets by id, in no particular order; unknown ids are skipped.
+    async fn assets(&self, asset_ids: &[String]) -> Result<Vec<Asset>, CatalogError>;
+    /// A filtered, sorted page of assets and the total match count.
+    async fn list_assets(&self, query: &AssetQuery) -> Result<AssetPage, CatalogError>;
+
+    /// One file by id.
+    async fn file(&self, file_id: &str) -> Result<Option<FileRecord>, CatalogError>;
+    /// All files of the given assets.
+    async fn files_of(&self, asset_ids: &[String]) -> Result<Vec<FileRecord>, CatalogError>;
+
+    /// Commits a [`Write`] atomically. Fails with [`CatalogError::Conflict`] when any updated
+    /// record's version changed, and [`CatalogError::Unique`] when a uniqueness rule breaks;
+    /// in both cases nothing is written.
+    async fn apply(&self, write: Write) -> Result<(), CatalogError>;
+}
+
+/// Opens the catalogue named by `url` and brings its schema up to date.
+pub async fn open(url: &str) -> Result<Arc<dyn Catalog>, CatalogError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteCatalog::open(url).await?))
+    } else {
+        Err(CatalogError::UnsupportedUrl(url.to_owned()))
+    }
+}

@@ -1,0 +1,619 @@
+//! The embedded catalogue: SQLite in WAL mode with a busy timeout, migrations from
+//! `migrations/sqlite`, and IMMEDIATE transactions for every write.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use time::OffsetDateTime;
+
+use super::{
+    Asset, AssetPage, AssetQuery, AssetSource, Catalog, CatalogError, Credential, FileRecord,
+    ShareRole, SortKey, TextMatch, Token, Write,
+};
+use crate::model::SharedType;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// A catalogue in one SQLite database file.
+pub struct SqliteCatalog {
+    pool: SqlitePool,
+}
+
+impl SqliteCatalog {
+    /// Opens (creating if needed) the database at `url` and runs pending migrations.
+    pub async fn open(url: &str) -> Result<Self, CatalogError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+/// Microseconds since the epoch: the stored form of every timestamp.
+fn micros(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000) as i64
+}
+
+fn from_micros(us: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn map_unique(err: sqlx::Error) -> CatalogError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            CatalogError::Unique(db.message().to_owned())
+        }
+        _ => CatalogError::Database(err),
+    }
+}
+
+fn decode_asset(row: &sqlx::sqlite::SqliteRow) -> Result<Asset, CatalogError> {
+    let doc: String = row.try_get("doc")?;
+    let mut asset: Asset = serde_json::from_str(&doc)?;
+    asset.version = row.try_get("version")?;
+    Ok(asset)
+}
+
+fn decode_file(row: &sqlx::sqlite::SqliteRow) -> Result<FileRecord, CatalogError> {
+    let doc: String = row.try_get("doc")?;
+    let mut file: FileRecord = serde_json::from_str(&doc)?;
+    file.version = row.try_get("version")?;
+    Ok(file)
+}
+
+fn shared_type(asset: &Asset) -> &'static str {
+    asset
+        .shared_config
+        .as_ref()
+        .and_then(|c| c.shared_type)
+        .unwrap_or(SharedType::Private)
+        .as_str()
+}
+
+/// Rewrites the derived tag and share rows of one asset.
+async fn sync_children(
+    conn: &mut SqliteConnection,
+    seq: i64,
+    asset: &Asset,
+) -> Result<(), CatalogError> {
+    sqlx::query("DELETE FROM asset_tags WHERE asset_seq = ?")
+        .bind(seq)
+        .execute(&mut *conn)
+        .await?;
+    for tag in &asset.tags {
+        sqlx::query("INSERT OR IGNORE INTO asset_tags (asset_seq, tag) VALUES (?, ?)")
+            .bind(seq)
+            .bind(tag)
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query("DELETE FROM asset_shares WHERE asset_seq = ?")
+        .bind(seq)
+        .execute(&mut *conn)
+        .await?;
+    if let Some(config) = &asset.shared_config {
+        if config.shared_type == Some(SharedType::Shared) {
+            for project in config.allowed_project_ids.iter().flatten() {
+                sqlx::query(
+                    "INSERT OR IGNORE INTO asset_shares (project_id, asset_seq) VALUES (?, ?)",
+                )
+                .bind(project)
+                .bind(seq)
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn insert_asset(conn: &mut SqliteConnection, asset: &Asset) -> Result<(), CatalogError> {
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO assets (asset_id, project_id, asset_name, asset_type, asset_state, app_user_id,
+             asset_order, shared_type, share_expire, create_time, update_time, version, doc)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) RETURNING seq",
+    )
+    .bind(&asset.asset_id)
+    .bind(&asset.project_id)
+    .bind(&asset.asset_name)
+    .bind(asset.asset_type.as_str())
+    .bind(asset.asset_state.as_str())
+    .bind(&asset.app_user_id)
+    .bind(asset.asset_order)
+    .bind(shared_type(asset))
+    .bind(asset.share_expire().map(micros))
+    .bind(micros(asset.create_time))
+    .bind(micros(asset.update_time))
+    .bind(serde_json::to_string(asset)?)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(map_unique)?;
+    sync_children(conn, seq, asset).await
+}
+
+async fn update_asset(conn: &mut SqliteConnection, asset: &Asset) -> Result<(), CatalogError> {
+    let seq: Option<i64> = sqlx::query_scalar(
+        "UPDATE assets SET asset_name = ?, asset_type = ?, asset_state = ?, app_user_id = ?,
+             asset_order = ?, shared_type = ?, share_expire = ?, update_time = ?,
+             version = version + 1, doc = ?
+         WHERE asset_id = ? AND version = ? RETURNING seq",
+    )
+    .bind(&asset.asset_name)
+    .bind(asset.asset_type.as_str())
+    .bind(asset.asset_state.as_str())
+    .bind(&asset.app_user_id)
+    .bind(asset.asset_order)
+    .bind(shared_type(asset))
+    .bind(asset.share_expire().map(micros))
+    .bind(micros(asset.update_time))
+    .bind(serde_json::to_string(asset)?)
+    .bind(&asset.asset_id)
+    .bind(asset.version)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let seq = seq.ok_or(CatalogError::Conflict)?;
+    sync_children(conn, seq, asset).await
+}
+
+async fn insert_file(conn: &mut SqliteConnection, file: &FileRecord) -> Result<(), CatalogError> {
+    sqlx::query(
+        "INSERT INTO files (file_id, asset_id, project_id, category, state, create_time,
+             update_time, version, doc)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
+    )
+    .bind(&file.file_id)
+    .bind(&file.asset_id)
+    .bind(&file.project_id)
+    .bind(file.asset_file_category.as_str())
+    .bind(file.state.as_str())
+    .bind(micros(file.create_time))
+    .bind(micros(file.update_time))
+    .bind(serde_json::to_string(file)?)
+    .execute(&mut *conn)
+    .await
+    .map_err(map_unique)?;
+    Ok(())
+}
+
+async fn update_file(conn: &mut SqliteConnection, file: &FileRecord) -> Result<(), CatalogError> {
+    let done = sqlx::query(
+        "UPDATE files SET category = ?, state = ?, update_time = ?, version = version + 1, doc = ?
+         WHERE file_id = ? AND version = ?",
+    )
+    .bind(file.asset_file_category.as_str())
+    .bind(file.state.as_str())
+    .bind(micros(file.update_time))
+    .bind(serde_json::to_string(file)?)
+    .bind(&file.file_id)
+    .bind(file.version)
+    .execute(&mut *conn)
+    .await
+    .map_err(map_unique)?;
+    if done.rows_affected() == 0 {
+        return Err(CatalogError::Conflict);
+    }
+    Ok(())
+}
+
+/// Appends `WHERE …` for every filter of `query` (shared by the count and the page).
+fn push_filters(qb: &mut QueryBuilder<'_, Sqlite>, query: &AssetQuery) {
+    let now = micros(query.now.unwrap_or_else(OffsetDateTime::now_utc));
+    let project = query.project_id.clone();
+    qb.push(" WHERE ");
+    match (query.role, query.source) {
+        (Some(ShareRole::Sharer), _) => {
+            qb.push("a.project_id = ")
+                .push_bind(project)
+                .push(" AND a.shared_type = 'SHARED'");
+        }
+        (Some(ShareRole::Sharee), _) => {
+            qb.push("a.seq IN (SELECT asset_seq FROM asset_shares WHERE project_id = ")
+                .push_bind(project.clone())
+                .push(") AND a.shared_type = 'SHARED' AND a.project_id <> ")
+                .push_bind(project)
+                .push(" AND (a.share_expire IS NULL OR a.share_expire > ")
+                .push_bind(now)
+                .push(")");
+        }
+        (None, AssetSource::Customization) => {
+            qb.push("a.project_id = ").push_bind(project);
+        }
+        (None, AssetSource::System) => {
+            qb.push("a.shared_type = 'PUBLIC'");
+        }
+        (None, AssetSource::All) => {
+            qb.push("(a.project_id = ")
+                .push_bind(project)
+                .push(" OR a.shared_type = 'PUBLIC')");
+        }
+    }
+    if let Some(name) = &query.name {
+        qb.push(" AND a.asset_name");
+        push_text_match(qb, name);
+    }
+    if !query.tags.is_empty() {
+        let joiner = if query.tags_all { " AND " } else { " OR " };
+        qb.push(" AND (");
+        for (i, tag) in query.tags.iter().enumerate() {
+            if i > 0 {
+                qb.push(joiner);
+            }
+            qb.push("EXISTS (SELECT 1 FROM asset_tags t WHERE t.asset_seq = a.seq AND t.tag");
+            push_text_match(qb, tag);
+            qb.push(")");
+        }
+        qb.push(")");
+    }
+    if let Some(from) = query.created_from {
+        qb.push(" AND a.create_time >= ").push_bind(micros(from));
+    }
+    if let Some(to) = query.created_to {
+        qb.push(" AND a.create_time <= ").push_bind(micros(to));
+    }
+    push_in(
+        qb,
+        "a.asset_type",
+        query.types.iter().map(|t| t.as_str().to_owned()),
+    );
+    push_in(
+        qb,
+        "a.asset_state",
+        query.states.iter().map(|s| s.as_str().to_owned()),
+    );
+    push_in(qb, "a.asset_id", query.asset_ids.iter().cloned());
+    for (key, value) in &query.system_properties {
+        qb.push(
+            " AND EXISTS (SELECT 1 FROM json_each(a.doc, '$.system_properties') p
+                 WHERE json_extract(p.value, '$.key') = ",
+        )
+        .push_bind(key.clone())
+        .push(" AND lower(json_extract(p.value, '$.value')) = lower(")
+        .push_bind(value.clone())
+        .push("))");
+    }
+    if let Some(service) = query.supported_service {
+        qb.push(
+            " AND EXISTS (SELECT 1 FROM json_each(a.doc, '$.supported_service') s WHERE s.value = ",
+        )
+        .push_bind(service.as_str())
+        .push(")");
+    }
+    if let Some(user) = &query.app_user_id {
+        qb.push(" AND a.app_user_id = ").push_bind(user.clone());
+    }
+    push_voice_filters(qb, query);
+    push_avatar_filters(qb, query);
+}
+
+const VOICE: &str = "json_extract(a.doc, '$.asset_extra_meta.voice_model_meta";
+const AVATAR: &str = "json_extract(a.doc, '$.asset_extra_meta.human_model_2d_meta";
+
+fn push_voice_filters(qb: &mut QueryBuilder<'_, Sqlite>, query: &AssetQuery) {
+    let voice_filtered = !query.voice_sexes.is_empty()
+        || !query.voice_languages.is_empty()
+        || query.is_realtime_voice.is_some()
+        || query.voice_provider.is_some();
+    if !voice_filtered {
+        return;
+    }
+    qb.push(" AND a.asset_type = 'VOICE_MODEL'");
+    push_in(
+        qb,
+        &format!("coalesce({VOICE}.sex'), 'UNKNOW')"),
+        query.voice_sexes.iter().cloned(),
+    );
+    if !query.voice_languages.is_empty() {
+        qb.push(format!(" AND (coalesce({VOICE}.language'), 'UNKNOW') IN ("));
+        push_list(qb, query.voice_languages.iter().cloned());
+        qb.push(
+            ") OR EXISTS (SELECT 1 FROM json_each(a.doc, '$.asset_extra_meta.voice_model_meta.languages') l WHERE l.value IN (",
+        );
+        push_list(qb, query.voice_languages.iter().cloned());
+        qb.push(")))");
+    }
+    if let Some(realtime) = query.is_realtime_voice {
+        qb.push(format!(" AND coalesce({VOICE}.is_realtime_voice'), 1) = "))
+            .push_bind(i64::from(realtime));
+    }
+    match query.voice_provider.as_deref() {
+        None => {}
+        Some("HUAWEI_METASTUDIO") => {
+            qb.push(format!(
+                " AND {VOICE}.external_voice_meta.provider') IS NULL"
+            ));
+        }
+        Some(provider) => {
+            qb.push(format!(" AND {VOICE}.external_voice_meta.provider') = "))
+                .push_bind(provider.to_owned());
+        }
+    }
+}
+
+fn push_avatar_filters(qb: &mut QueryBuilder<'_, Sqlite>, query: &AssetQuery) {
+    let avatar_filtered = query.action_editable.is_some()
+        || query.is_with_action_library.is_some()
+        || query.is_movable.is_some()
+        || query.human_model_2d_version.is_some()
+        || query.include_device_name.is_some()
+        || query.exclude_device_name.is_some();
+    if !avatar_filtered {
+        return;
+    }
+    qb.push(" AND a.asset_type = 'HUMAN_MODEL_2D'");
+    if let Some(editable) = query.action_editable {
+        qb.push(format!(
+            " AND coalesce({AVATAR}.is_action_editable'), 0) = "
+        ))
+        .push_bind(i64::from(editable));
+    }
+    if let Some(library) = query.is_with_action_library {
+        qb.push(format!(
+            " AND coalesce({AVATAR}.is_with_action_library'), 0) = "
+        ))
+        .push_bind(i64::from(library));
+    }
+    if let Some(movable) = query.is_movable {
+        qb.push(if movable { " AND " } else { " AND NOT " });
+        qb.push(
+            "EXISTS (SELECT 1 FROM asset_tags t WHERE t.asset_seq = a.seq AND t.tag = 'WALKING')",
+        );
+    }
+    if let Some(version) = &query.human_model_2d_version {
+        qb.push(format!(" AND coalesce({AVATAR}.model_version'), 'V2') = "))
+            .push_bind(version.clone());
+    }
+    let devices = "SELECT 1 FROM json_each(a.doc, '$.asset_extra_meta.human_model_2d_meta.device_names') d WHERE d.value = ";
+    if let Some(device) = &query.include_device_name {
+        qb.push(format!(" AND EXISTS ({devices}"))
+            .push_bind(device.clone())
+            .push(")");
+    }
+    if let Some(device) = &query.exclude_device_name {
+        qb.push(format!(" AND NOT EXISTS ({devices}"))
+            .push_bind(device.clone())
+            .push(")");
+    }
+}
+
+fn push_text_match(qb: &mut QueryBuilder<'_, Sqlite>, m: &TextMatch) {
+    if m.exact {
+        qb.push(" = ").push_bind(m.text.clone());
+    } else {
+        let escaped = m
+            .text
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        qb.push(" LIKE ")
+            .push_bind(format!("%{escaped}%"))
+            .push(" ESCAPE '\\'");
+    }
+}
+
+fn push_list(qb: &mut QueryBuilder<'_, Sqlite>, values: impl Iterator<Item = String>) {
+    let mut separated = qb.separated(", ");
+    for value in values {
+        separated.push_bind(value);
+    }
+}
+
+fn push_in(qb: &mut QueryBuilder<'_, Sqlite>, column: &str, values: impl Iterator<Item = String>) {
+    let mut values = values.peekable();
+    if values.peek().is_none() {
+        return;
+    }
+    qb.push(format!(" AND {column} IN ("));
+    push_list(qb, values);
+    qb.push(")");
+}
+
+fn push_order(qb: &mut QueryBuilder<'_, Sqlite>, query: &AssetQuery) {
+    let dir = if query.descending { "DESC" } else { "ASC" };
+    match query.sort {
+        SortKey::CreateTime => qb.push(format!(" ORDER BY a.create_time {dir}, a.seq {dir}")),
+        SortKey::UpdateTime => qb.push(format!(" ORDER BY a.update_time {dir}, a.seq {dir}")),
+        // Assets without an order go last either way; equal orders show the newest first.
+        SortKey::AssetOrder => qb.push(format!(
+            " ORDER BY a.asset_order IS NULL, a.asset_order {dir}, a.create_time DESC, a.seq DESC"
+        )),
+    };
+}
+
+#[async_trait]
+impl Catalog for SqliteCatalog {
+    async fn put_credential(&self, credential: &Credential) -> Result<(), CatalogError> {
+        sqlx::query(
+            "INSERT INTO credentials (access_key, secret_key, project_id, is_admin, created_at)
+             VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (access_key) DO UPDATE SET secret_key = excluded.secret_key,
+                 project_id = excluded.project_id, is_admin = excluded.is_admin",
+        )
+        .bind(&credential.access_key)
+        .bind(credential.secret_key.expose_secret())
+        .bind(&credential.project_id)
+        .bind(credential.is_admin)
+        .bind(micros(OffsetDateTime::now_utc()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn credential(&self, access_key: &str) -> Result<Option<Credential>, CatalogError> {
+        let row = sqlx::query(
+            "SELECT access_key, secret_key, project_id, is_admin FROM credentials WHERE access_key = ?",
+        )
+        .bind(access_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(Credential {
+                access_key: row.try_get("access_key")?,
+                secret_key: SecretString::from(row.try_get::<String, _>("secret_key")?),
+                project_id: row.try_get("project_id")?,
+                is_admin: row.try_get("is_admin")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn put_token(&self, token: &Token) -> Result<(), CatalogError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("DELETE FROM tokens WHERE expires_at < ?")
+            .bind(micros(OffsetDateTime::now_utc()))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO tokens (token_hash, access_key, project_id, is_admin, expires_at)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&token.token_hash)
+        .bind(&token.access_key)
+        .bind(&token.project_id)
+        .bind(token.is_admin)
+        .bind(micros(token.expires_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn token(&self, token_hash: &str) -> Result<Option<Token>, CatalogError> {
+        let row = sqlx::query(
+            "SELECT token_hash, access_key, project_id, is_admin, expires_at FROM tokens
+             WHERE token_hash = ?",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(Token {
+                token_hash: row.try_get("token_hash")?,
+                access_key: row.try_get("access_key")?,
+                project_id: row.try_get("project_id")?,
+                is_admin: row.try_get("is_admin")?,
+                expires_at: from_micros(row.try_get("expires_at")?),
+            })
+        })
+        .transpose()
+    }
+
+    async fn server_secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, CatalogError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("INSERT OR IGNORE INTO server_secrets (name, value) VALUES (?, ?)")
+            .bind(name)
+            .bind(fresh)
+            .execute(&mut *tx)
+            .await?;
+        let value: Vec<u8> = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = ?")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(value)
+    }
+
+    async fn asset(&self, asset_id: &str) -> Result<Option<Asset>, CatalogError> {
+        sqlx::query("SELECT doc, version FROM assets WHERE asset_id = ?")
+            .bind(asset_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(decode_asset)
+            .transpose()
+    }
+
+    async fn assets(&self, asset_ids: &[String]) -> Result<Vec<Asset>, CatalogError> {
+        if asset_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb = QueryBuilder::new("SELECT doc, version FROM assets WHERE asset_id IN (");
+        push_list(&mut qb, asset_ids.iter().cloned());
+        qb.push(")");
+        qb.build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(decode_asset)
+            .collect()
+    }
+
+    async fn list_assets(&self, query: &AssetQuery) -> Result<AssetPage, CatalogError> {
+        // One read transaction so the count and the page see the same snapshot.
+        let mut tx = self.pool.begin().await?;
+        let mut count = QueryBuilder::new("SELECT count(*) FROM assets a");
+        push_filters(&mut count, query);
+        let total: i64 = count.build_query_scalar().fetch_one(&mut *tx).await?;
+
+        let mut page = QueryBuilder::new("SELECT a.doc, a.version FROM assets a");
+        push_filters(&mut page, query);
+        push_order(&mut page, query);
+        page.push(" LIMIT ")
+            .push_bind(i64::from(query.limit))
+            .push(" OFFSET ")
+            .push_bind(i64::try_from(query.offset).unwrap_or(i64::MAX));
+        let rows = page.build().fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(AssetPage {
+            count: u64::try_from(total).unwrap_or(0),
+            assets: rows.iter().map(decode_asset).collect::<Result<_, _>>()?,
+        })
+    }
+
+    async fn file(&self, file_id: &str) -> Result<Option<FileRecord>, CatalogError> {
+        sqlx::query("SELECT doc, version FROM files WHERE file_id = ?")
+            .bind(file_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(decode_file)
+            .transpose()
+    }
+
+    async fn files_of(&self, asset_ids: &[String]) -> Result<Vec<FileRecord>, CatalogError> {
+        if asset_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb = QueryBuilder::new("SELECT doc, version FROM files WHERE asset_id IN (");
+        push_list(&mut qb, asset_ids.iter().cloned());
+        qb.push(") ORDER BY create_time, file_id");
+        qb.build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(decode_file)
+            .collect()
+    }
+
+    async fn apply(&self, write: Write) -> Result<(), CatalogError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for asset in &write.new_assets {
+            insert_asset(&mut tx, asset).await?;
+        }
+        for asset in &write.assets {
+            update_asset(&mut tx, asset).await?;
+        }
+        for file in &write.new_files {
+            insert_file(&mut tx, file).await?;
+        }
+        for file in &write.files {
+            update_file(&mut tx, file).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,116 @@
+//! Runtime configuration: one struct, filled from defaults < optional TOML file <
+//! `ASSETD_*` environment < command-line flags. Loading never writes anything.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+/// Everything the server needs to run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Directory holding the embedded SQLite catalogue and the local blob store.
+    pub data_dir: PathBuf,
+    /// Address `assetd serve` listens on.
+    pub listen: SocketAddr,
+    /// Base URL clients use to reach this server; upload and download URLs start with it.
+    /// Defaults to `http://<listen>`.
+    pub public_url: Option<String>,
+    /// Catalogue location; `sqlite://…` or empty for `<data_dir>/catalog.db`.
+    pub database_url: Option<String>,
+    /// Largest JSON request body accepted, in bytes (larger bodies get 413).
+    pub max_body_bytes: usize,
+    /// Largest accepted difference between `X-Sdk-Date` and the server clock, in seconds.
+    pub max_clock_skew_secs: u64,
+    /// Lifetime of tokens issued by `POST /v1/{project_id}/auth-tokens`, in seconds.
+    pub token_ttl_secs: u64,
+    /// Lifetime of upload URLs, in seconds.
+    pub upload_url_ttl_secs: u64,
+    /// Lifetime of download URLs, in seconds.
+    pub download_url_ttl_secs: u64,
+    /// Uploads still CREATING after this many seconds are swept away.
+    pub abandoned_upload_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            database_url: None,
+            max_body_bytes: 1024 * 1024,
+            max_clock_skew_secs: 15 * 60,
+            token_ttl_secs: 24 * 3600,
+            upload_url_ttl_secs: 24 * 3600,
+            download_url_ttl_secs: 24 * 3600,
+            abandoned_upload_secs: 24 * 3600,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, overlaid with the TOML file at `path` when one is given.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+    }
+
+    /// The base URL that upload and download URLs are built on, without a trailing slash.
+    pub fn public_base_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// The catalogue URL, defaulting to a SQLite file in the data directory.
+    pub fn catalog_url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.is_empty() => url.clone(),
+            _ => format!("sqlite://{}", self.data_dir.join("catalog.db").display()),
+        }
+    }
+
+    /// Allowed signature clock skew.
+    pub fn max_clock_skew(&self) -> Duration {
+        Duration::from_secs(self.max_clock_skew_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_values_override_defaults_and_unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("assetd.toml");
+        std::fs::write(&path, "listen = \"0.0.0.0:9000\"\nmax_body_bytes = 10\n").unwrap();
+        let config = Config::load(Some(&path)).unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.max_body_bytes, 10);
+        assert_eq!(config.token_ttl_secs, 24 * 3600);
+
+        std::fs::write(&path, "lisen = \"0.0.0.0:9000\"\n").unwrap();
+        assert!(Config::load(Some(&path)).is_err());
+    }
+
+    #[test]
+    fn public_url_defaults_to_the_listen_address() {
+        let config = Config::default();
+        assert_eq!(config.public_base_url(), "http://127.0.0.1:8080");
+        let config = Config {
+            public_url: Some("https://assets.example/".into()),
+            ..Config::default()
+        };
+        assert_eq!(config.public_base_url(), "https://assets.example");
+    }
+}

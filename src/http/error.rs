@@ -1,0 +1,194 @@
+//! The only table from [`Code`] to the wire (`MSS.*` string and HTTP status), and the only
+//! `IntoResponse` for errors. 5xx bodies say "internal error"; the cause is logged once,
+//! inside the request's span, so it carries the request id.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+use crate::error::Code;
+
+/// HTTP status, `error_code` and default `error_msg` of each [`Code`].
+pub fn wire(code: Code) -> (StatusCode, &'static str, &'static str) {
+    match code {
+        Code::Unauthorized => (StatusCode::UNAUTHORIZED, "MSS.00000001", "Unauthorized"),
+        Code::ProjectMismatch => (
+            StatusCode::FORBIDDEN,
+            "MSS.00010009",
+            "urlTenantId is not equal tokenTenantId",
+        ),
+        Code::Forbidden => (StatusCode::FORBIDDEN, "MSS.00000006", "Forbidden"),
+        Code::BadUrlSignature => (
+            StatusCode::FORBIDDEN,
+            "MSS.00010008",
+            "Invalid or expired URL signature",
+        ),
+        Code::MalformedJson => (
+            StatusCode::BAD_REQUEST,
+            "MSS.10000002",
+            "Request JSON exception",
+        ),
+        Code::InvalidParameter => (StatusCode::BAD_REQUEST, "MSS.00000003", "Invalid parameter"),
+        Code::PayloadTooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "MSS.00000002",
+            "Invalid body: too large",
+        ),
+        Code::AssetNotFound => (StatusCode::NOT_FOUND, "MSS.10001001", "Asset not found"),
+        Code::FileNotFound => (StatusCode::NOT_FOUND, "MSS.10001004", "The file not found"),
+        Code::MainFileExists => (
+            StatusCode::BAD_REQUEST,
+            "MSS.10001008",
+            "Asset main file already exists",
+        ),
+        Code::CoverFileExists => (
+            StatusCode::BAD_REQUEST,
+            "MSS.10001009",
+            "Asset cover file already exists",
+        ),
+        Code::UploadMismatch => (
+            StatusCode::BAD_REQUEST,
+            "MSS.10001010",
+            "Uploaded content does not match the declared file",
+        ),
+        Code::RouteNotFound => (StatusCode::NOT_FOUND, "MSS.00010003", "SR.api not found"),
+        Code::MethodNotAllowed => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MSS.00010004",
+            "SR.method not allowed",
+        ),
+        Code::NotImplemented => (
+            StatusCode::NOT_IMPLEMENTED,
+            "MSS.00000005",
+            "Not implemented",
+        ),
+        Code::Internal => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "MSS.00000004",
+            "internal error",
+        ),
+    }
+}
+
+/// An error on its way to the client.
+#[derive(Debug)]
+pub struct ApiError {
+    code: Code,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error_code: &'a str,
+    error_msg: &'a str,
+}
+
+impl ApiError {
+    /// An error with an explicit message.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The code of this error.
+    pub fn code(&self) -> Code {
+        self.code
+    }
+}
+
+/// Implemented by every module error that can reach a client.
+pub trait HasCode: std::fmt::Display {
+    /// The wire code of this error.
+    fn code(&self) -> Code;
+}
+
+macro_rules! has_code {
+    ($($t:ty),* $(,)?) => {
+        $(impl HasCode for $t {
+            fn code(&self) -> Code {
+                <$t>::code(self)
+            }
+        })*
+    };
+}
+
+has_code!(
+    crate::service::assets::AssetError,
+    crate::service::auth::AuthError,
+    crate::service::links::LinkError,
+    crate::signing::SigningError,
+    crate::catalog::CatalogError,
+);
+
+impl<E: HasCode> From<E> for ApiError {
+    fn from(err: E) -> Self {
+        Self::new(err.code(), err.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, error_code, default_msg) = wire(self.code);
+        let message = if status.is_server_error() {
+            tracing::error!(error.cause = %self.message, "request failed");
+            default_msg
+        } else if self.message.is_empty() {
+            default_msg
+        } else {
+            &self.message
+        };
+        let body = ErrorBody {
+            error_code,
+            error_msg: message,
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn internal_errors_never_carry_their_cause_to_the_client() {
+        let response = ApiError::new(Code::Internal, "disk /secret/path exploded").into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(!text.contains("secret"), "{text}");
+        assert!(text.contains("MSS.00000004"));
+    }
+
+    #[test]
+    fn every_code_maps_to_an_mss_code() {
+        use Code::*;
+        for code in [
+            Unauthorized,
+            ProjectMismatch,
+            Forbidden,
+            BadUrlSignature,
+            MalformedJson,
+            InvalidParameter,
+            PayloadTooLarge,
+            AssetNotFound,
+            FileNotFound,
+            MainFileExists,
+            CoverFileExists,
+            UploadMismatch,
+            RouteNotFound,
+            MethodNotAllowed,
+            NotImplemented,
+            Internal,
+        ] {
+            let (status, mss, msg) = wire(code);
+            assert!(mss.starts_with("MSS."), "{code:?}");
+            assert!(status.is_client_error() || status.is_server_error());
+            assert!(!msg.is_empty());
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The HTTP surface: routes, the middleware stack (request id, tracing, panics, auth) and
+//! the JSON fallbacks for unknown routes and methods.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod routes;
+
+use std::any::Any;
+
+use axum::http::{HeaderValue, Request, Response};
+use axum::middleware::from_fn_with_state;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::app::App;
+use crate::error::Code;
+use error::ApiError;
+use routes::{assets, health, tokens};
+
+/// Request ids are 32 lowercase hex characters.
+#[derive(Clone, Copy, Default)]
+struct HexRequestId;
+
+impl MakeRequestId for HexRequestId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        HeaderValue::from_str(&id).ok().map(RequestId::new)
+    }
+}
+
+async fn route_not_found() -> ApiError {
+    ApiError::new(Code::RouteNotFound, "no such API; check the URL")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        Code::MethodNotAllowed,
+        "this API does not accept that HTTP method",
+    )
+}
+
+fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response<axum::body::Body> {
+    ApiError::new(Code::Internal, "handler panicked").into_response()
+}
+
+/// Builds the complete router for `app`.
+pub fn router(app: App) -> Router {
+    let api = Router::new()
+        .route(
+            "/v1/{project_id}/digital-assets",
+            post(assets::create_asset).get(assets::list_assets),
+        )
+        .route(
+            "/v1/{project_id}/digital-assets/summarys",
+            post(assets::list_asset_summarys),
+        )
+        .route(
+            "/v1/{project_id}/digital-assets/batch-action",
+            post(assets::batch_asset_action),
+        )
+        .route(
+            "/v1/{project_id}/digital-assets/{asset_id}",
+            get(assets::show_asset)
+                .put(assets::update_asset)
+                .delete(assets::delete_asset),
+        )
+        .route(
+            "/v1/{project_id}/digital-assets/{asset_id}/restore",
+            post(assets::restore_asset),
+        )
+        .route("/v1/{project_id}/auth-tokens", post(tokens::create_token))
+        .route_layer(from_fn_with_state(app.clone(), auth::authenticate));
+
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &Request<_>| {
+            let id = request
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            // The path only: query strings of signed URLs carry signatures.
+            tracing::info_span!(
+                "request",
+                request.id = %id,
+                method = %request.method(),
+                path = %request.uri().path(),
+                project.id = tracing::field::Empty,
+            )
+        })
+        .on_response(DefaultOnResponse::new().level(Level::INFO));
+
+    Router::new()
+        .route("/health", get(health::show_health))
+        .merge(api)
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(app)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(HexRequestId))
+                .layer(trace)
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(CatchPanicLayer::custom(panic_response)),
+        )
+}

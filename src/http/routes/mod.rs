@@ -1,0 +1,18 @@
+//! Handlers, one module per resource. Each handler extracts, calls one service function and
+//! converts the result to its `<Op>Reply`.
+
+pub mod assets;
+pub mod health;
+pub mod tokens;
+
+use axum::Json;
+use serde::Serialize;
+
+/// The body of operations whose response carries only headers.
+#[derive(Debug, Serialize)]
+pub struct EmptyReply {}
+
+/// `{}` with status 200.
+pub fn empty() -> Json<EmptyReply> {
+    Json(EmptyReply {})
+}

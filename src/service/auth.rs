@@ -1,0 +1,288 @@
+//! Authentication: SDK-HMAC-SHA256 signatures and `X-Auth-Token` tokens, both bound to a
+//! project. Produces the [`Caller`] every other service takes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use base64::Engine;
+use rand::RngCore;
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::catalog::{Catalog, CatalogError, Credential, Token};
+use crate::error::Code;
+use crate::signing::{self, RequestParts, SigningError};
+
+/// Who is making a request, once authenticated.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The project the credentials are bound to.
+    pub project_id: String,
+    /// The access key that signed, or that the token was issued to.
+    pub access_key: String,
+    /// Whether admin-only features are allowed.
+    pub is_admin: bool,
+    /// `X-App-UserId`, when sent.
+    pub app_user_id: Option<String>,
+}
+
+/// Why a request could not be authenticated or is not allowed where it points.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Neither `Authorization` nor `X-Auth-Token` was sent.
+    #[error("missing Authorization (SDK-HMAC-SHA256) or X-Auth-Token header")]
+    Missing,
+    /// The signature did not verify.
+    #[error("signature rejected: {0}")]
+    Signature(#[from] SigningError),
+    /// The access key is not known.
+    #[error("unknown access key")]
+    UnknownAccessKey,
+    /// The token is unknown or expired.
+    #[error("invalid or expired X-Auth-Token")]
+    BadToken,
+    /// The credentials belong to another project than the path names.
+    #[error("credentials of project {credential} cannot access project {path}")]
+    ProjectMismatch {
+        /// Project of the credentials.
+        credential: String,
+        /// Project in the request path or `X-Project-Id`.
+        path: String,
+    },
+    /// `X-App-UserId` is not acceptable.
+    #[error("X-App-UserId: {0}")]
+    AppUserId(&'static str),
+    /// The catalogue failed.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+}
+
+impl AuthError {
+    /// The wire code of this failure.
+    pub fn code(&self) -> Code {
+        match self {
+            Self::Missing | Self::Signature(_) | Self::UnknownAccessKey | Self::BadToken => {
+                Code::Unauthorized
+            }
+            Self::ProjectMismatch { .. } => Code::ProjectMismatch,
+            Self::AppUserId(_) => Code::InvalidParameter,
+            Self::Catalog(e) => e.code(),
+        }
+    }
+}
+
+/// A freshly issued token; the value is shown once and stored only as a hash.
+#[derive(Debug)]
+pub struct IssuedToken {
+    /// The token to send as `X-Auth-Token`.
+    pub token: String,
+    /// When it expires.
+    pub expires_at: OffsetDateTime,
+}
+
+/// Verifies requests against the credentials in the catalogue.
+pub struct Authenticator {
+    catalog: Arc<dyn Catalog>,
+    max_skew: Duration,
+    token_ttl: Duration,
+}
+
+/// Lowercase hex SHA-256, the stored form of a token.
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// True for Han ideographs and CJK punctuation: what "Chinese characters" means for
+/// `X-App-UserId`.
+fn is_chinese(c: char) -> bool {
+    matches!(c as u32,
+        0x3000..=0x303F | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF
+        | 0xFF00..=0xFFEF | 0x20000..=0x3134F)
+}
+
+/// Reads and checks `X-App-UserId`: UTF-8, no Chinese characters, at most 256 characters.
+pub fn app_user_id(headers: &HeaderMap) -> Result<Option<String>, AuthError> {
+    let Some(value) = headers.get("x-app-userid") else {
+        return Ok(None);
+    };
+    let value = std::str::from_utf8(value.as_bytes())
+        .map_err(|_| AuthError::AppUserId("must be UTF-8 text"))?
+        .trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if value.chars().any(is_chinese) {
+        return Err(AuthError::AppUserId("must not contain Chinese characters"));
+    }
+    if value.chars().count() > 256 {
+        return Err(AuthError::AppUserId("must be at most 256 characters"));
+    }
+    Ok(Some(value.to_owned()))
+}
+
+impl Authenticator {
+    /// An authenticator over `catalog` with the given clock window and token lifetime.
+    pub fn new(catalog: Arc<dyn Catalog>, max_skew: Duration, token_ttl: Duration) -> Self {
+        Self {
+            catalog,
+            max_skew,
+            token_ttl,
+        }
+    }
+
+    /// Authenticates a request and checks it addresses the caller's own project.
+    /// `path_project` is the `{project_id}` of the route.
+    pub async fn authenticate(
+        &self,
+        request: &RequestParts<'_>,
+        path_project: &str,
+    ) -> Result<Caller, AuthError> {
+        let headers = request.headers;
+        let (credential_project, access_key, is_admin) = if let Some(value) =
+            headers.get(axum::http::header::AUTHORIZATION)
+        {
+            let value = value
+                .to_str()
+                .map_err(|_| SigningError::MalformedAuthorization)?;
+            let auth = signing::parse_authorization(value)?;
+            let credential = self
+                .catalog
+                .credential(&auth.access_key)
+                .await?
+                .ok_or(AuthError::UnknownAccessKey)?;
+            let skew = time::Duration::try_from(self.max_skew).unwrap_or(time::Duration::MINUTE);
+            signing::verify(
+                request,
+                &auth,
+                credential.secret_key.expose_secret().as_bytes(),
+                OffsetDateTime::now_utc(),
+                skew,
+            )?;
+            (
+                credential.project_id,
+                credential.access_key,
+                credential.is_admin,
+            )
+        } else if let Some(value) = headers.get("x-auth-token") {
+            let token = value.to_str().map_err(|_| AuthError::BadToken)?;
+            let stored = self
+                .catalog
+                .token(&token_hash(token))
+                .await?
+                .filter(|t| t.expires_at > OffsetDateTime::now_utc())
+                .ok_or(AuthError::BadToken)?;
+            (stored.project_id, stored.access_key, stored.is_admin)
+        } else {
+            return Err(AuthError::Missing);
+        };
+
+        let header_project = headers.get("x-project-id").and_then(|v| v.to_str().ok());
+        for asked in std::iter::once(path_project).chain(header_project) {
+            if asked != credential_project {
+                return Err(AuthError::ProjectMismatch {
+                    credential: credential_project,
+                    path: asked.to_owned(),
+                });
+            }
+        }
+        Ok(Caller {
+            project_id: credential_project,
+            access_key,
+            is_admin,
+            app_user_id: app_user_id(headers)?,
+        })
+    }
+
+    /// Issues an `X-Auth-Token` for an already authenticated caller.
+    pub async fn issue_token(&self, caller: &Caller) -> Result<IssuedToken, AuthError> {
+        let mut raw = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut raw);
+        let token = format!(
+            "adt_{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+        );
+        let expires_at = OffsetDateTime::now_utc() + self.token_ttl;
+        self.catalog
+            .put_token(&Token {
+                token_hash: token_hash(&token),
+                access_key: caller.access_key.clone(),
+                project_id: caller.project_id.clone(),
+                is_admin: caller.is_admin,
+                expires_at,
+            })
+            .await?;
+        Ok(IssuedToken { token, expires_at })
+    }
+}
+
+/// Creates (or replaces) a credential; generates AK and SK when not given.
+pub async fn create_credential(
+    catalog: &dyn Catalog,
+    project_id: &str,
+    access_key: Option<String>,
+    secret_key: Option<String>,
+    is_admin: bool,
+) -> Result<(String, String), CatalogError> {
+    let access_key = access_key.unwrap_or_else(|| random_key(20, ALPHANUM_UPPER));
+    let secret_key = secret_key.unwrap_or_else(|| random_key(40, ALPHANUM));
+    catalog
+        .put_credential(&Credential {
+            access_key: access_key.clone(),
+            secret_key: secret_key.clone().into(),
+            project_id: project_id.to_owned(),
+            is_admin,
+        })
+        .await?;
+    Ok((access_key, secret_key))
+}
+
+const ALPHANUM_UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+const ALPHANUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+fn random_key(len: usize, alphabet: &[u8]) -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-app-userid", value.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn app_user_id_with_chinese_characters_is_refused() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-app-userid",
+            axum::http::HeaderValue::from_bytes("user-数字".as_bytes()).unwrap(),
+        );
+        assert!(matches!(app_user_id(&h), Err(AuthError::AppUserId(_))));
+    }
+
+    #[test]
+    fn app_user_id_with_latin_text_is_recorded() {
+        assert_eq!(
+            app_user_id(&headers("user-1")).unwrap().as_deref(),
+            Some("user-1")
+        );
+        assert_eq!(app_user_id(&HeaderMap::new()).unwrap(), None);
+        assert_eq!(app_user_id(&headers("  ")).unwrap(), None);
+    }
+
+    #[test]
+    fn accented_and_korean_letters_are_not_chinese() {
+        assert!(!"José-김".chars().any(is_chinese));
+        assert!("中".chars().any(is_chinese));
+        assert!("，".chars().any(is_chinese));
+    }
+}

@@ -1,0 +1,7 @@
+//! The rules of the library, independent of HTTP: who may do what to which asset, and in
+//! which order things change.
+
+pub mod assets;
+pub mod auth;
+pub mod links;
+pub mod state;
