@@ -6,10 +6,12 @@ use anyhow::Context;
 use rand::RngCore;
 use tokio::net::TcpListener;
 
+use crate::blobs::BlobStore;
 use crate::catalog::{self, Catalog};
 use crate::config::Config;
 use crate::service::assets::Assets;
 use crate::service::auth::Authenticator;
+use crate::service::files::Files;
 use crate::service::links::Links;
 
 /// Everything a handler can reach; cheap to clone.
@@ -25,6 +27,8 @@ pub struct App {
     pub links: Arc<Links>,
     /// The asset service.
     pub assets: Arc<Assets>,
+    /// The file service.
+    pub files: Arc<Files>,
 }
 
 impl App {
@@ -50,12 +54,15 @@ impl App {
             std::time::Duration::from_secs(config.token_ttl_secs),
         ));
         let assets = Arc::new(Assets::new(catalog.clone(), links.clone()));
+        let blobs = BlobStore::local(&config.data_dir.join("blobs"))?;
+        let files = Arc::new(Files::new(catalog.clone(), blobs, links.clone()));
         Ok(Self {
             config: Arc::new(config),
             catalog,
             auth,
             links,
             assets,
+            files,
         })
     }
 
@@ -65,11 +72,31 @@ impl App {
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let sweeper = tokio::spawn(sweep_abandoned_uploads(self.clone()));
         let router = crate::http::router(self);
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await
-            .context("serving HTTP")
+            .context("serving HTTP")?;
+        sweeper.abort();
+        Ok(())
+    }
+}
+
+/// Periodically cancels uploads left CREATING past the configured age and removes
+/// abandoned temporary blobs.
+async fn sweep_abandoned_uploads(app: App) {
+    let age = std::time::Duration::from_secs(app.config.abandoned_upload_secs);
+    let period = (age / 4).clamp(
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(600),
+    );
+    let mut tick = tokio::time::interval(period);
+    loop {
+        tick.tick().await;
+        if let Err(e) = app.files.sweep(age).await {
+            tracing::warn!(error = %e, "upload sweep failed; will retry");
+        }
     }
 }
 

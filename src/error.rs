@@ -26,6 +26,8 @@ pub enum Code {
     MainFileExists,
     /// The asset already has a COVER file.
     CoverFileExists,
+    /// An auxiliary file (cover, page image) is over its size limit.
+    FileTooLarge,
     /// The uploaded bytes do not match what was declared.
     UploadMismatch,
     /// No such route.

@@ -6,10 +6,12 @@
 //! vocabulary and its validation.
 
 pub mod app;
+pub mod blobs;
 pub mod catalog;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod media;
 pub mod model;
 pub mod service;
 pub mod signing;

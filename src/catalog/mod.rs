@@ -176,6 +176,9 @@ pub struct FileRecord {
     pub blob_key: Option<String>,
     /// Transcoding status of a video rendition.
     pub video_transcoding_status: Option<TranscodingStatus>,
+    /// Why the uploaded content does not match its declared type, when it does not.
+    #[serde(default)]
+    pub content_mismatch: Option<String>,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub create_time: OffsetDateTime,
@@ -339,6 +342,12 @@ pub trait Catalog: Send + Sync + 'static {
     async fn file(&self, file_id: &str) -> Result<Option<FileRecord>, CatalogError>;
     /// All files of the given assets.
     async fn files_of(&self, asset_ids: &[String]) -> Result<Vec<FileRecord>, CatalogError>;
+    /// Up to `limit` files still CREATING whose last change is before `before`.
+    async fn stale_uploads(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<FileRecord>, CatalogError>;
 
     /// Commits a [`Write`] atomically. Fails with [`CatalogError::Conflict`] when any updated
     /// record's version changed, and [`CatalogError::Unique`] when a uniqueness rule breaks;

@@ -599,6 +599,24 @@ impl Catalog for SqliteCatalog {
             .collect()
     }
 
+    async fn stale_uploads(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<FileRecord>, CatalogError> {
+        sqlx::query(
+            "SELECT doc, version FROM files WHERE state = 'CREATING' AND update_time < ?
+             ORDER BY update_time LIMIT ?",
+        )
+        .bind(micros(before))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(decode_file)
+        .collect()
+    }
+
     async fn apply(&self, write: Write) -> Result<(), CatalogError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for asset in &write.new_assets {

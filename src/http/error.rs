@@ -47,6 +47,11 @@ pub fn wire(code: Code) -> (StatusCode, &'static str, &'static str) {
             "MSS.10001009",
             "Asset cover file already exists",
         ),
+        Code::FileTooLarge => (
+            StatusCode::BAD_REQUEST,
+            "MSS.10001007",
+            "Asset file too large, please do not exceed 5242880 bytes",
+        ),
         Code::UploadMismatch => (
             StatusCode::BAD_REQUEST,
             "MSS.10001010",
@@ -121,6 +126,8 @@ has_code!(
     crate::service::links::LinkError,
     crate::signing::SigningError,
     crate::catalog::CatalogError,
+    crate::blobs::BlobError,
+    crate::service::files::FileError,
 );
 
 impl<E: HasCode> From<E> for ApiError {

@@ -11,7 +11,7 @@ use std::any::Any;
 use axum::http::{HeaderValue, Request, Response};
 use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -24,7 +24,7 @@ use tracing::Level;
 use crate::app::App;
 use crate::error::Code;
 use error::ApiError;
-use routes::{assets, health, tokens};
+use routes::{assets, files, health, tokens};
 
 /// Request ids are 32 lowercase hex characters.
 #[derive(Clone, Copy, Default)]
@@ -77,6 +77,19 @@ pub fn router(app: App) -> Router {
             "/v1/{project_id}/digital-assets/{asset_id}/restore",
             post(assets::restore_asset),
         )
+        .route("/v1/{project_id}/files", post(files::create_file))
+        .route(
+            "/v1/{project_id}/large-files",
+            post(files::create_large_file),
+        )
+        .route(
+            "/v1/{project_id}/files/{file_id}",
+            axum::routing::delete(files::delete_file),
+        )
+        .route(
+            "/v1/{project_id}/files/{file_id}/complete",
+            post(files::confirm_file_upload),
+        )
         .route("/v1/{project_id}/auth-tokens", post(tokens::create_token))
         .route_layer(from_fn_with_state(app.clone(), auth::authenticate));
 
@@ -100,6 +113,11 @@ pub fn router(app: App) -> Router {
 
     Router::new()
         .route("/health", get(health::show_health))
+        .route(
+            "/uploads/{file_id}",
+            put(files::upload_file).head(files::upload_status),
+        )
+        .route("/downloads/{file_id}", get(files::download_file))
         .merge(api)
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -8,6 +8,7 @@
 
 pub mod body;
 pub mod enums;
+pub mod files;
 pub mod meta;
 pub mod validate;
 
@@ -21,6 +22,7 @@ pub use enums::{
     PptAnalysisStatus, SharedType, SupportedService, SystemPropertyAction, SystemPropertyKey,
     TranscodingStatus, UnknownVariant, VoiceLanguage, VoiceModelType, VoiceSex,
 };
+pub use files::{ConfirmFileBody, FilesCreateBody, LargeFilesCreateBody};
 pub use meta::{
     ActionTagInfo, AssetExtraMeta, AssetSharedConfig, AudioAssetMeta, AutoOperationConfig,
     ErrorInfo, ExternalVoiceAssetMeta, HumanModel2DAssetMeta, ImageAssetMeta, MaterialAssetMeta,

@@ -3,5 +3,6 @@
 
 pub mod assets;
 pub mod auth;
+pub mod files;
 pub mod links;
 pub mod state;

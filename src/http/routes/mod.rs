@@ -2,6 +2,7 @@
 //! converts the result to its `<Op>Reply`.
 
 pub mod assets;
+pub mod files;
 pub mod health;
 pub mod tokens;
 

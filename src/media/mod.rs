@@ -1,0 +1,4 @@
+//! Media handling: recognising formats from their first bytes (and, with the media issue,
+//! probing and converting through ffmpeg and poppler).
+
+pub mod sniff;

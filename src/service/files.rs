@@ -1,0 +1,956 @@
+//! The file flow: `create_file` / `create_large_file` issue signed upload URLs, the upload
+//! PUT streams verified bytes into the blob store, `confirm_file_upload` settles the file and
+//! — for a MAIN file — the asset, and downloads serve committed bytes with ranges.
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::Bytes;
+use futures::Stream;
+use time::OffsetDateTime;
+
+use super::assets::files_downloadable;
+use super::auth::Caller;
+use super::links::{LinkError, Links};
+use crate::blobs::{BlobError, BlobKey, BlobStore, Expect, Written};
+use crate::catalog::{Asset, Catalog, CatalogError, FileRecord, Write};
+use crate::error::Code;
+use crate::media::sniff;
+use crate::model::files::{decode_md5, effective_file_type, extension};
+use crate::model::{
+    AssetState, AssetType, FileCategory, FileState, FilesCreateBody, LargeFilesCreateBody,
+    ValidationError,
+};
+
+const MIB: i64 = 1024 * 1024;
+/// Size limit of COVER and PAGE images (MSS.10001007).
+const MAX_IMAGE_SIDE_FILE: i64 = 5 * MIB;
+/// How often a write is retried when it races another one.
+const WRITE_ATTEMPTS: usize = 8;
+
+/// Why a file operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// A parameter broke a rule.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The asset is unknown to the caller.
+    #[error("asset {0} not found")]
+    AssetNotFound(String),
+    /// The file is unknown to the caller.
+    #[error("file {0} not found")]
+    NotFound(String),
+    /// The asset already has a live MAIN file.
+    #[error("asset already has a MAIN file")]
+    MainExists,
+    /// The asset already has a live COVER file.
+    #[error("asset already has a COVER file")]
+    CoverExists,
+    /// A cover or page image is too large.
+    #[error("{category} files must not exceed {limit} bytes")]
+    TooLarge {
+        /// The category.
+        category: FileCategory,
+        /// The limit.
+        limit: i64,
+    },
+    /// The file or asset is in a state that does not allow the operation.
+    #[error("{0}")]
+    State(String),
+    /// The bytes did not match.
+    #[error(transparent)]
+    Upload(#[from] BlobError),
+    /// A signed URL was refused.
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    /// The asset's files may not be downloaded now.
+    #[error("files of a {0} asset cannot be downloaded")]
+    NotDownloadable(AssetState),
+    /// The record kept changing under concurrent writers.
+    #[error("file {0} is being changed concurrently; retry")]
+    Busy(String),
+    /// The catalogue failed.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+}
+
+impl FileError {
+    /// The wire code of this failure.
+    pub fn code(&self) -> Code {
+        match self {
+            Self::Invalid(_) | Self::State(_) | Self::Busy(_) => Code::InvalidParameter,
+            Self::AssetNotFound(_) => Code::AssetNotFound,
+            Self::NotFound(_) => Code::FileNotFound,
+            Self::MainExists => Code::MainFileExists,
+            Self::CoverExists => Code::CoverFileExists,
+            Self::TooLarge { .. } => Code::FileTooLarge,
+            Self::Upload(e) => e.code(),
+            Self::Link(e) => e.code(),
+            Self::NotDownloadable(_) => Code::Forbidden,
+            Self::Catalog(e) => e.code(),
+        }
+    }
+}
+
+fn invalid(field: &str, rule: impl Into<String>) -> FileError {
+    FileError::Invalid(ValidationError::new(field, rule))
+}
+
+/// Main-file formats and size limit of an asset type (seed "Constraints"; binary units).
+pub fn main_file_rule(t: AssetType) -> Option<(&'static [&'static str], i64)> {
+    const VIDEO: &[&str] = &[
+        "mp4", "m4v", "mkv", "mov", "flv", "3gp", "wmv", "avi", "webm",
+    ];
+    const IMAGE: &[&str] = &["jpeg", "jpg", "png", "bmp", "gif"];
+    const AUDIO: &[&str] = &["wav", "mp3", "m4a"];
+    const PPT: &[&str] = &["ppt", "pptx", "pdf"];
+    match t {
+        AssetType::Video => Some((VIDEO, 5 * 1024 * MIB)),
+        AssetType::Image => Some((IMAGE, 50 * MIB)),
+        AssetType::Music | AssetType::Audio => Some((AUDIO, 100 * MIB)),
+        AssetType::Ppt => Some((PPT, 100 * MIB)),
+        _ => None,
+    }
+}
+
+/// File categories an asset type accepts (API.md §5); TEMPORARY and PACKAGE fit every type.
+pub fn allowed_categories(t: AssetType) -> &'static [FileCategory] {
+    use FileCategory::*;
+    match t {
+        AssetType::Ppt => &[Main, Cover, Page, Other, Temporary, Package],
+        AssetType::VoiceModel => &[Main, Sample, Other, Temporary, Package],
+        AssetType::HumanModel2D => &[Main, Cover, Sample, Other, Temporary, Package],
+        AssetType::BusinessCardTemplet => &[Main, Cover, Temporary, Package],
+        AssetType::Image => &[Main, Temporary, Package],
+        AssetType::Video => &[Main, Cover, Temporary, Package],
+        AssetType::Music | AssetType::Audio | AssetType::CommonFile | AssetType::Material => {
+            &[Main, Other, Temporary, Package]
+        }
+    }
+}
+
+/// The `Content-Type` a file is served with.
+pub fn content_type(file_type: &str) -> &'static str {
+    match file_type {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "bmp" => "image/bmp",
+        "mp4" | "m4v" => "video/mp4",
+        "mov" => "video/quicktime",
+        "3gp" => "video/3gpp",
+        "mkv" => "video/x-matroska",
+        "webm" => "video/webm",
+        "flv" => "video/x-flv",
+        "avi" => "video/x-msvideo",
+        "wmv" => "video/x-ms-wmv",
+        "wav" => "audio/wav",
+        "mp3" => "audio/mpeg",
+        "m4a" => "audio/mp4",
+        "pdf" => "application/pdf",
+        "ppt" => "application/vnd.ms-powerpoint",
+        "pptx" => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        _ => "application/octet-stream",
+    }
+}
+
+/// A created upload.
+#[derive(Debug, Clone)]
+pub struct UploadTarget {
+    /// The new file's id.
+    pub file_id: String,
+    /// One URL for a single upload, one per part for a large file.
+    pub upload_urls: Vec<String>,
+}
+
+/// Query parameters of an upload URL.
+#[derive(Debug, Clone)]
+pub struct UploadTicket {
+    /// Part number (0 for a single upload).
+    pub part: u32,
+    /// Size bound into the signature (-1 when not fixed).
+    pub size: i64,
+    /// Expiry, Unix seconds.
+    pub expires: i64,
+    /// Hex HMAC.
+    pub signature: String,
+}
+
+/// A download ready to stream.
+pub struct Download {
+    /// The file.
+    pub file: FileRecord,
+    /// Total size of the blob.
+    pub total: u64,
+    /// The range served (whole file when no range was asked for).
+    pub range: Range<u64>,
+    /// Whether the range is partial (206).
+    pub partial: bool,
+    /// The bytes.
+    pub body: object_store::GetResult,
+}
+
+/// The file service.
+pub struct Files {
+    catalog: Arc<dyn Catalog>,
+    blobs: BlobStore,
+    links: Arc<Links>,
+}
+
+impl Files {
+    /// The file service.
+    pub fn new(catalog: Arc<dyn Catalog>, blobs: BlobStore, links: Arc<Links>) -> Self {
+        Self {
+            catalog,
+            blobs,
+            links,
+        }
+    }
+
+    async fn owned_asset(&self, caller: &Caller, asset_id: &str) -> Result<Asset, FileError> {
+        self.catalog
+            .asset(asset_id)
+            .await?
+            .filter(|a| a.project_id == caller.project_id)
+            .ok_or_else(|| FileError::AssetNotFound(asset_id.to_owned()))
+    }
+
+    async fn owned_file(&self, caller: &Caller, file_id: &str) -> Result<FileRecord, FileError> {
+        self.catalog
+            .file(file_id)
+            .await?
+            .filter(|f| f.project_id == caller.project_id && f.state != FileState::Deleted)
+            .ok_or_else(|| FileError::NotFound(file_id.to_owned()))
+    }
+
+    /// Checks the asset-dependent rules of a new file and returns its effective type.
+    fn check_new_file(
+        asset: &Asset,
+        category: FileCategory,
+        file_name: &str,
+        file_type: &str,
+        size: Option<i64>,
+    ) -> Result<(), FileError> {
+        if matches!(
+            asset.asset_state,
+            AssetState::Deleting | AssetState::Deleted | AssetState::Block
+        ) {
+            return Err(FileError::State(format!(
+                "files cannot be added to a {} asset",
+                asset.asset_state
+            )));
+        }
+        if !allowed_categories(asset.asset_type).contains(&category) {
+            let allowed: Vec<&str> = allowed_categories(asset.asset_type)
+                .iter()
+                .map(|c| c.as_str())
+                .collect();
+            return Err(invalid(
+                "asset_file_category",
+                format!("{} assets accept {}", asset.asset_type, allowed.join(", ")),
+            ));
+        }
+        match category {
+            FileCategory::Main => {
+                if let Some((formats, limit)) = main_file_rule(asset.asset_type) {
+                    let ext = extension(file_name).unwrap_or_default();
+                    for (field, value) in [("file_name", ext.as_str()), ("file_type", file_type)] {
+                        if !formats.contains(&value) {
+                            return Err(invalid(
+                                field,
+                                format!(
+                                    "the main file of a {} asset must be one of {} (case-insensitive)",
+                                    asset.asset_type,
+                                    formats.join(", ").to_ascii_uppercase()
+                                ),
+                            ));
+                        }
+                    }
+                    if size.is_some_and(|s| s > limit) {
+                        return Err(invalid(
+                            "file_size",
+                            format!(
+                                "the main file of a {} asset must not exceed {limit} bytes",
+                                asset.asset_type
+                            ),
+                        ));
+                    }
+                }
+            }
+            FileCategory::Cover | FileCategory::Page => {
+                if !["jpg", "jpeg", "png", "bmp", "gif"].contains(&file_type) {
+                    return Err(invalid(
+                        "file_type",
+                        format!("{category} files must be JPG, JPEG, PNG, BMP or GIF images"),
+                    ));
+                }
+                if size.is_some_and(|s| s > MAX_IMAGE_SIDE_FILE) {
+                    return Err(FileError::TooLarge {
+                        category,
+                        limit: MAX_IMAGE_SIDE_FILE,
+                    });
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn insert(&self, asset: Asset, file: FileRecord) -> Result<(), FileError> {
+        let mut write = Write {
+            new_files: vec![file.clone()],
+            ..Write::default()
+        };
+        // A new MAIN file restarts an asset whose previous upload failed.
+        if file.asset_file_category == FileCategory::Main && asset.asset_state == AssetState::Failed
+        {
+            let mut asset = asset;
+            asset.asset_state = AssetState::Creating;
+            asset.reason = None;
+            asset.fail_type = None;
+            asset.update_time = file.create_time;
+            write.assets.push(asset);
+        }
+        match self.catalog.apply(write).await {
+            Ok(()) => Ok(()),
+            Err(CatalogError::Unique(_)) => Err(match file.asset_file_category {
+                FileCategory::Cover => FileError::CoverExists,
+                _ => FileError::MainExists,
+            }),
+            Err(CatalogError::Conflict) => Err(FileError::Busy(file.file_id)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn new_record(
+        caller: &Caller,
+        asset: &Asset,
+        file_name: &str,
+        file_type: String,
+        category: FileCategory,
+    ) -> FileRecord {
+        let now = OffsetDateTime::now_utc();
+        FileRecord {
+            file_id: uuid::Uuid::new_v4().to_string(),
+            asset_id: asset.asset_id.clone(),
+            project_id: caller.project_id.clone(),
+            file_name: file_name.to_owned(),
+            file_md5: None,
+            file_size: None,
+            file_type,
+            asset_file_category: category,
+            state: FileState::Creating,
+            reason: None,
+            block_reason_code: None,
+            multipart_count: None,
+            blob_key: None,
+            video_transcoding_status: None,
+            content_mismatch: None,
+            create_time: now,
+            update_time: now,
+            version: 1,
+        }
+    }
+
+    /// `create_file`: a file record in CREATING and its upload URL.
+    pub async fn create(
+        &self,
+        caller: &Caller,
+        body: FilesCreateBody,
+    ) -> Result<UploadTarget, FileError> {
+        body.validate()?;
+        let file_type = effective_file_type(body.file_type.as_deref(), &body.file_name)?;
+        let asset = self.owned_asset(caller, &body.asset_id).await?;
+        Self::check_new_file(
+            &asset,
+            body.asset_file_category,
+            &body.file_name,
+            &file_type,
+            Some(body.file_size),
+        )?;
+        let mut file = Self::new_record(
+            caller,
+            &asset,
+            &body.file_name,
+            file_type,
+            body.asset_file_category,
+        );
+        file.file_md5 = Some(body.file_md5);
+        file.file_size = Some(body.file_size);
+        let url = self
+            .links
+            .upload_url(&file.file_id, 0, body.file_size, file.create_time);
+        let file_id = file.file_id.clone();
+        self.insert(asset, file).await?;
+        tracing::info!(file.id = %file_id, size_bytes = body.file_size, "upload created");
+        Ok(UploadTarget {
+            file_id,
+            upload_urls: vec![url],
+        })
+    }
+
+    /// `create_large_file`: a multipart file record and one upload URL per part.
+    pub async fn create_large(
+        &self,
+        caller: &Caller,
+        body: LargeFilesCreateBody,
+    ) -> Result<UploadTarget, FileError> {
+        body.validate()?;
+        let file_type = effective_file_type(body.file_type.as_deref(), &body.file_name)?;
+        let asset = self.owned_asset(caller, &body.asset_id).await?;
+        Self::check_new_file(
+            &asset,
+            body.asset_file_category,
+            &body.file_name,
+            &file_type,
+            body.file_size,
+        )?;
+        let parts = body.file_multipart_count.unwrap_or(1);
+        let mut file = Self::new_record(
+            caller,
+            &asset,
+            &body.file_name,
+            file_type,
+            body.asset_file_category,
+        );
+        file.file_size = body.file_size;
+        file.multipart_count = Some(parts);
+        let urls = (1..=parts as u32)
+            .map(|part| {
+                self.links
+                    .upload_url(&file.file_id, part, -1, file.create_time)
+            })
+            .collect();
+        let file_id = file.file_id.clone();
+        self.insert(asset, file).await?;
+        Ok(UploadTarget {
+            file_id,
+            upload_urls: urls,
+        })
+    }
+
+    /// Checks an upload URL and returns the file it addresses, which must still be CREATING.
+    async fn ticket_file(
+        &self,
+        file_id: &str,
+        ticket: &UploadTicket,
+    ) -> Result<FileRecord, FileError> {
+        self.links.verify_upload(
+            file_id,
+            ticket.part,
+            ticket.size,
+            ticket.expires,
+            &ticket.signature,
+            OffsetDateTime::now_utc(),
+        )?;
+        let file = self
+            .catalog
+            .file(file_id)
+            .await?
+            .ok_or_else(|| FileError::NotFound(file_id.to_owned()))?;
+        if file.state != FileState::Creating {
+            return Err(FileError::State(format!(
+                "file is {}; uploads are accepted only while it is CREATING",
+                file.state
+            )));
+        }
+        Ok(file)
+    }
+
+    /// The upload PUT: streams `body` into the blob store, verifying the declared size and
+    /// MD5 (and `Content-MD5` when sent). A failed PUT stores nothing and may be retried.
+    pub async fn upload<S, E>(
+        &self,
+        file_id: &str,
+        ticket: UploadTicket,
+        content_md5: Option<&str>,
+        content_length: Option<u64>,
+        body: S,
+    ) -> Result<Written, FileError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
+        let file = self.ticket_file(file_id, &ticket).await?;
+        let header_md5 = content_md5
+            .map(|v| {
+                decode_md5(v.trim()).ok_or_else(|| {
+                    invalid("Content-MD5", "must be base64 of the 16-byte MD5 digest")
+                })
+            })
+            .transpose()?;
+        let single = file.multipart_count.is_none();
+        if single != (ticket.part == 0) {
+            return Err(invalid("part", "does not belong to this file"));
+        }
+        let declared_md5 = if single {
+            file.file_md5.as_deref().and_then(decode_md5)
+        } else {
+            None
+        };
+        let size = single.then_some(file.file_size).flatten().map(|s| s as u64);
+        if let (Some(declared), Some(sent)) = (declared_md5, header_md5) {
+            if declared != sent {
+                return Err(BlobError::Md5Mismatch.into());
+            }
+        }
+        if let (Some(size), Some(length)) = (size, content_length) {
+            if size != length {
+                return Err(BlobError::TooSmall {
+                    got: length,
+                    expected: size,
+                }
+                .into());
+            }
+        }
+        let key = if single {
+            BlobKey::File(file.file_id.clone())
+        } else {
+            BlobKey::Part {
+                file_id: file.file_id.clone(),
+                part: ticket.part,
+            }
+        };
+        let expect = Expect {
+            size,
+            md5: [declared_md5, header_md5],
+        };
+        let written = match self.blobs.put_verified(&key, body, expect).await {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::info!(file.id = %file_id, error = %e, "upload refused");
+                return Err(e.into());
+            }
+        };
+        if single {
+            let mismatch = sniff::check(&file.file_type, &written.head).err();
+            self.record_upload(file_id, key.as_string(), mismatch)
+                .await?;
+        }
+        tracing::info!(file.id = %file_id, part = ticket.part, size_bytes = written.size, "upload stored");
+        Ok(written)
+    }
+
+    async fn record_upload(
+        &self,
+        file_id: &str,
+        blob_key: String,
+        mismatch: Option<String>,
+    ) -> Result<(), FileError> {
+        for _ in 0..WRITE_ATTEMPTS {
+            let mut file = self
+                .catalog
+                .file(file_id)
+                .await?
+                .ok_or_else(|| FileError::NotFound(file_id.to_owned()))?;
+            if file.state != FileState::Creating {
+                // Cancelled while the bytes were arriving: they belong to no one.
+                self.blobs
+                    .delete(&BlobKey::File(file_id.to_owned()))
+                    .await
+                    .ok();
+                return Err(FileError::State(format!(
+                    "file became {} during the upload",
+                    file.state
+                )));
+            }
+            file.blob_key = Some(blob_key.clone());
+            file.content_mismatch = mismatch.clone();
+            file.update_time = OffsetDateTime::now_utc();
+            match self
+                .catalog
+                .apply(Write {
+                    files: vec![file],
+                    ..Write::default()
+                })
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(CatalogError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(FileError::Busy(file_id.to_owned()))
+    }
+
+    /// Size of an already stored part, for resuming a multipart upload.
+    pub async fn part_size(
+        &self,
+        file_id: &str,
+        ticket: UploadTicket,
+    ) -> Result<Option<u64>, FileError> {
+        let file = self.ticket_file(file_id, &ticket).await?;
+        let key = if file.multipart_count.is_some() {
+            BlobKey::Part {
+                file_id: file_id.to_owned(),
+                part: ticket.part,
+            }
+        } else {
+            BlobKey::File(file_id.to_owned())
+        };
+        if file.multipart_count.is_none() && file.blob_key.is_none() {
+            return Ok(None);
+        }
+        Ok(self.blobs.size(&key).await?)
+    }
+
+    /// Joins the parts of a multipart upload into the file's blob.
+    async fn assemble(&self, file: &mut FileRecord) -> Result<(), FileError> {
+        let count = file.multipart_count.unwrap_or(1) as u32;
+        let mut parts = Vec::new();
+        for part in 1..=count {
+            let key = BlobKey::Part {
+                file_id: file.file_id.clone(),
+                part,
+            };
+            if self.blobs.size(&key).await?.is_none() {
+                return Err(FileError::State(format!(
+                    "part {part} of {count} has not been uploaded"
+                )));
+            }
+            parts.push(key);
+        }
+        let written = self
+            .blobs
+            .concat(&parts, &BlobKey::File(file.file_id.clone()))
+            .await?;
+        if let Some(declared) = file.file_size.filter(|s| *s as u64 != written.size) {
+            self.blobs
+                .delete(&BlobKey::File(file.file_id.clone()))
+                .await
+                .ok();
+            return Err(BlobError::TooSmall {
+                got: written.size,
+                expected: declared as u64,
+            }
+            .into());
+        }
+        file.file_size = Some(written.size as i64);
+        file.file_md5 = Some(base64::engine::general_purpose::STANDARD.encode(written.md5));
+        file.blob_key = Some(BlobKey::File(file.file_id.clone()).as_string());
+        file.content_mismatch = sniff::check(&file.file_type, &written.head).err();
+        Ok(())
+    }
+
+    /// `confirm_file_upload`: the client reports CREATED, FAILED or CANCELLED. Repeating a
+    /// confirmation that already took effect succeeds.
+    pub async fn confirm(
+        &self,
+        caller: &Caller,
+        file_id: &str,
+        state: FileState,
+    ) -> Result<(), FileError> {
+        if !matches!(
+            state,
+            FileState::Created | FileState::Failed | FileState::Cancelled
+        ) {
+            return Err(invalid("state", "must be CREATED, FAILED or CANCELLED"));
+        }
+        for _ in 0..WRITE_ATTEMPTS {
+            let mut file = self.owned_file(caller, file_id).await?;
+            let mut asset = self.owned_asset(caller, &file.asset_id).await?;
+            let settled = match (file.state, state) {
+                (FileState::Creating, _) => false,
+                (
+                    FileState::Created | FileState::Uploaded | FileState::Review,
+                    FileState::Created,
+                )
+                | (FileState::Failed, FileState::Failed)
+                | (FileState::Cancelled, FileState::Cancelled) => true,
+                (current, _) => {
+                    return Err(FileError::State(format!(
+                        "file is already {current}; it cannot become {state}"
+                    )))
+                }
+            };
+            if settled {
+                return Ok(());
+            }
+            let now = OffsetDateTime::now_utc();
+            let mut write = Write::default();
+            match state {
+                FileState::Created => {
+                    if file.multipart_count.is_some() {
+                        self.assemble(&mut file).await?;
+                    } else if file.blob_key.is_none() {
+                        return Err(FileError::State(
+                            "the file has not been uploaded (or its upload failed verification); PUT it to upload_url first".into(),
+                        ));
+                    }
+                    if file.asset_file_category == FileCategory::Main {
+                        finish_main_file(&mut asset, &mut file, now);
+                        write.assets.push(asset.clone());
+                    } else {
+                        file.state = FileState::Created;
+                    }
+                }
+                FileState::Failed => {
+                    file.state = FileState::Failed;
+                    file.reason = Some("the client reported that the upload failed".into());
+                    if file.asset_file_category == FileCategory::Main
+                        && asset.asset_state == AssetState::Creating
+                    {
+                        asset.asset_state = AssetState::Failed;
+                        asset.reason = file.reason.clone();
+                        asset.update_time = now;
+                        write.assets.push(asset.clone());
+                    }
+                }
+                _ => file.state = FileState::Cancelled,
+            }
+            file.update_time = now;
+            let cancelled = file.state == FileState::Cancelled;
+            let parts = file.multipart_count;
+            write.files.push(file);
+            match self.catalog.apply(write).await {
+                Ok(()) => {
+                    if cancelled {
+                        self.remove_blobs(file_id, parts).await;
+                    }
+                    tracing::info!(file.id = %file_id, state = %state, asset.state = %asset.asset_state, "upload confirmed");
+                    return Ok(());
+                }
+                Err(CatalogError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(FileError::Busy(file_id.to_owned()))
+    }
+
+    async fn remove_blobs(&self, file_id: &str, parts: Option<i32>) {
+        if let Err(e) = self.blobs.delete(&BlobKey::File(file_id.to_owned())).await {
+            tracing::warn!(file.id = %file_id, error = %e, "could not remove blob; the sweeper will retry");
+        }
+        if let Some(n) = parts {
+            self.blobs.delete_parts(file_id, n as u32).await.ok();
+        }
+    }
+
+    /// `delete_file`: the file is DELETED and its bytes removed. Deleting the MAIN file sends
+    /// a live asset back to CREATING, waiting for a new main file.
+    pub async fn delete(&self, caller: &Caller, file_id: &str) -> Result<(), FileError> {
+        for _ in 0..WRITE_ATTEMPTS {
+            let mut file = self.owned_file(caller, file_id).await?;
+            let mut asset = self.owned_asset(caller, &file.asset_id).await?;
+            let now = OffsetDateTime::now_utc();
+            let mut write = Write::default();
+            if file.asset_file_category == FileCategory::Main
+                && matches!(
+                    asset.asset_state,
+                    AssetState::Actived | AssetState::Unactived | AssetState::Failed
+                )
+            {
+                asset.asset_state = AssetState::Creating;
+                asset.reason = None;
+                asset.fail_type = None;
+                asset.update_time = now;
+                write.assets.push(asset);
+            }
+            file.state = FileState::Deleted;
+            file.update_time = now;
+            let parts = file.multipart_count;
+            write.files.push(file);
+            match self.catalog.apply(write).await {
+                Ok(()) => {
+                    self.remove_blobs(file_id, parts).await;
+                    return Ok(());
+                }
+                Err(CatalogError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(FileError::Busy(file_id.to_owned()))
+    }
+
+    /// Checks a download URL and opens the requested bytes. `range` is the raw `Range`
+    /// header; unsupported forms are ignored and the whole file is served.
+    pub async fn download(
+        &self,
+        file_id: &str,
+        expires: i64,
+        signature: &str,
+        range: Option<&str>,
+    ) -> Result<Download, FileError> {
+        self.links
+            .verify_download(file_id, expires, signature, OffsetDateTime::now_utc())?;
+        let not_found = || FileError::NotFound(file_id.to_owned());
+        let file = self.catalog.file(file_id).await?.ok_or_else(not_found)?;
+        let blob_key = match (&file.state, &file.blob_key) {
+            (FileState::Created, Some(_)) => BlobKey::File(file.file_id.clone()),
+            _ => return Err(not_found()),
+        };
+        let asset = self
+            .catalog
+            .asset(&file.asset_id)
+            .await?
+            .ok_or_else(not_found)?;
+        if !files_downloadable(&asset) {
+            return Err(FileError::NotDownloadable(asset.asset_state));
+        }
+        let total = self.blobs.size(&blob_key).await?.ok_or_else(not_found)?;
+        let wanted = match range.map(|r| parse_range(r, total)) {
+            Some(Err(Unsatisfiable)) => return Err(BlobError::Range.into()),
+            Some(Ok(r)) => r,
+            None => None,
+        };
+        let partial = wanted.is_some();
+        let range = wanted.unwrap_or(0..total);
+        let body = if range.is_empty() {
+            self.blobs.get(&blob_key, None).await?
+        } else {
+            self.blobs.get(&blob_key, Some(range.clone())).await?
+        };
+        Ok(Download {
+            file,
+            total,
+            range,
+            partial,
+            body,
+        })
+    }
+
+    /// Cancels uploads left CREATING longer than `age` and removes abandoned temporary
+    /// objects; returns how many uploads were cancelled.
+    pub async fn sweep(&self, age: Duration) -> Result<usize, FileError> {
+        let before = OffsetDateTime::now_utc() - age;
+        let mut cancelled = 0;
+        for mut file in self.catalog.stale_uploads(before, 500).await? {
+            file.state = FileState::Cancelled;
+            file.reason = Some("the upload was abandoned".into());
+            file.update_time = OffsetDateTime::now_utc();
+            let (id, parts) = (file.file_id.clone(), file.multipart_count);
+            match self
+                .catalog
+                .apply(Write {
+                    files: vec![file],
+                    ..Write::default()
+                })
+                .await
+            {
+                Ok(()) => {
+                    self.remove_blobs(&id, parts).await;
+                    cancelled += 1;
+                }
+                Err(CatalogError::Conflict) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let temps = self
+            .blobs
+            .sweep_temp(age.min(Duration::from_secs(3600)))
+            .await?;
+        if cancelled + temps > 0 {
+            tracing::info!(
+                uploads = cancelled,
+                temp_objects = temps,
+                "swept abandoned uploads"
+            );
+        }
+        Ok(cancelled)
+    }
+}
+
+/// The one place where a confirmed MAIN file decides its asset's state. Today: content that
+/// does not match its declared type fails the asset; anything else activates it. Media
+/// processing and review will run between upload and ACTIVED here.
+fn finish_main_file(asset: &mut Asset, file: &mut FileRecord, now: OffsetDateTime) {
+    asset.update_time = now;
+    match &file.content_mismatch {
+        Some(reason) => {
+            file.state = FileState::Failed;
+            file.reason = Some(reason.clone());
+            asset.asset_state = AssetState::Failed;
+            asset.reason = Some(format!("main file {}: {reason}", file.file_name));
+        }
+        None => {
+            file.state = FileState::Created;
+            if matches!(asset.asset_state, AssetState::Creating | AssetState::Failed) {
+                asset.asset_state = AssetState::Actived;
+                asset.reason = None;
+                asset.fail_type = None;
+            }
+        }
+    }
+}
+
+/// A `Range` header that asks for bytes the blob does not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unsatisfiable;
+
+/// Parses a single-range `Range` header against a blob of `total` bytes. `Ok(None)` means
+/// "serve everything" (absent, multi-range or not a byte range).
+pub fn parse_range(header: &str, total: u64) -> Result<Option<Range<u64>>, Unsatisfiable> {
+    let Some(spec) = header.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((start, end)) = spec.split_once('-') else {
+        return Ok(None);
+    };
+    let (start, end) = (start.trim(), end.trim());
+    let range = if start.is_empty() {
+        let n: u64 = end.parse().map_err(|_| Unsatisfiable)?;
+        if n == 0 {
+            return Err(Unsatisfiable);
+        }
+        total.saturating_sub(n)..total
+    } else {
+        let s: u64 = start.parse().map_err(|_| Unsatisfiable)?;
+        let e = if end.is_empty() {
+            total
+        } else {
+            end.parse::<u64>()
+                .map_err(|_| Unsatisfiable)?
+                .saturating_add(1)
+                .min(total)
+        };
+        if s >= total || e <= s {
+            return Err(Unsatisfiable);
+        }
+        s..e
+    };
+    Ok(Some(range))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_follow_rfc_9110() {
+        assert_eq!(parse_range("bytes=0-9", 100), Ok(Some(0..10)));
+        assert_eq!(parse_range("bytes=90-", 100), Ok(Some(90..100)));
+        assert_eq!(parse_range("bytes=-10", 100), Ok(Some(90..100)));
+        assert_eq!(parse_range("bytes=-1000", 100), Ok(Some(0..100)));
+        assert_eq!(parse_range("bytes=50-1000", 100), Ok(Some(50..100)));
+        assert_eq!(parse_range("bytes=100-", 100), Err(Unsatisfiable));
+        assert_eq!(parse_range("bytes=5-2", 100), Err(Unsatisfiable));
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), Ok(None));
+        assert_eq!(parse_range("items=0-1", 100), Ok(None));
+    }
+
+    #[test]
+    fn main_file_rules_follow_the_seed_in_binary_units() {
+        assert_eq!(main_file_rule(AssetType::Video).unwrap().1, 5_368_709_120);
+        assert_eq!(main_file_rule(AssetType::Image).unwrap().1, 52_428_800);
+        assert_eq!(main_file_rule(AssetType::Audio).unwrap().1, 104_857_600);
+        assert_eq!(main_file_rule(AssetType::Ppt).unwrap().1, 104_857_600);
+        assert!(main_file_rule(AssetType::CommonFile).is_none());
+        assert!(main_file_rule(AssetType::Image)
+            .unwrap()
+            .0
+            .contains(&"jpeg"));
+    }
+
+    #[test]
+    fn images_take_only_a_main_file_and_videos_a_cover_too() {
+        assert_eq!(allowed_categories(AssetType::Image)[0], FileCategory::Main);
+        assert!(!allowed_categories(AssetType::Image).contains(&FileCategory::Cover));
+        assert!(allowed_categories(AssetType::Video).contains(&FileCategory::Cover));
+        assert!(allowed_categories(AssetType::Ppt).contains(&FileCategory::Page));
+    }
+}
