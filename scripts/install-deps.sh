@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the system packages assetd and its tests use, when missing. Debian/Ubuntu only;
+# needs root (or sudo). Safe to run repeatedly.
+set -euo pipefail
+
+packages=()
+need() { command -v "$1" >/dev/null 2>&1 || packages+=("$2"); }
+need ffmpeg ffmpeg
+need ffprobe ffmpeg
+need pdftoppm poppler-utils
+
+if [ ${#packages[@]} -eq 0 ]; then
+  exit 0
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing: ${packages[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
