@@ -9,6 +9,8 @@ use tokio::net::TcpListener;
 use crate::blobs::BlobStore;
 use crate::catalog::{self, Catalog};
 use crate::config::Config;
+use crate::jobs::JobContext;
+use crate::media::runner::Runner;
 use crate::service::assets::Assets;
 use crate::service::auth::Authenticator;
 use crate::service::files::Files;
@@ -29,6 +31,8 @@ pub struct App {
     pub assets: Arc<Assets>,
     /// The file service.
     pub files: Arc<Files>,
+    /// What background jobs run with.
+    pub jobs: Arc<JobContext>,
 }
 
 impl App {
@@ -55,9 +59,26 @@ impl App {
         ));
         let assets = Arc::new(Assets::new(catalog.clone(), links.clone()));
         let blobs = BlobStore::local(&config.data_dir.join("blobs"))?;
-        let files = Arc::new(Files::new(catalog.clone(), blobs, links.clone()));
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let files = Arc::new(Files::new(
+            catalog.clone(),
+            blobs.clone(),
+            links.clone(),
+            wake.clone(),
+            config.job_max_attempts,
+        ));
+        let config = Arc::new(config);
+        let jobs = Arc::new(JobContext {
+            catalog: catalog.clone(),
+            blobs,
+            links: links.clone(),
+            runner: Runner::new(config.tool_concurrency),
+            config: config.clone(),
+            wake,
+        });
         Ok(Self {
-            config: Arc::new(config),
+            config,
+            jobs,
             catalog,
             auth,
             links,
@@ -72,13 +93,24 @@ impl App {
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        match crate::media::runner::JobDir::sweep(&self.config.data_dir.join("work")) {
+            Ok(0) | Err(_) => {}
+            Ok(n) => tracing::info!(dirs = n, "removed work directories left by a previous run"),
+        }
+        for (tool, affected) in crate::media::runner::report_missing() {
+            tracing::warn!(tool = ?tool, affects = affected, "external tool missing; processing that needs it will fail");
+        }
         let sweeper = tokio::spawn(sweep_abandoned_uploads(self.clone()));
+        let workers = crate::jobs::spawn_workers(self.jobs.clone(), self.config.workers);
         let router = crate::http::router(self);
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await
             .context("serving HTTP")?;
         sweeper.abort();
+        for worker in workers {
+            worker.abort();
+        }
         Ok(())
     }
 }

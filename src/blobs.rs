@@ -285,6 +285,43 @@ impl BlobStore {
         written
     }
 
+    /// Stores the local file at `path` under `key` (verified write).
+    pub async fn put_file(&self, key: &BlobKey, path: &FsPath) -> Result<Written, BlobError> {
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| BlobError::Body(e.to_string()))?;
+        let stream = tokio_util::io::ReaderStream::with_capacity(file, BATCH);
+        self.put_verified(key, stream, Expect::default()).await
+    }
+
+    /// The local path of `key` when the store is the local filesystem.
+    pub fn local_path(&self, key: &BlobKey) -> Option<PathBuf> {
+        let root = self.local_root.as_ref()?;
+        Some(
+            key.path()
+                .parts()
+                .fold(root.clone(), |p, part| p.join(part.as_ref())),
+        )
+    }
+
+    /// Copies `key` into the local file `dest` (for stores that are not local).
+    pub async fn download_to(&self, key: &BlobKey, dest: &FsPath) -> Result<(), BlobError> {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = self.get(key, None).await?.into_stream();
+        let mut out = tokio::fs::File::create(dest)
+            .await
+            .map_err(|e| BlobError::Body(e.to_string()))?;
+        while let Some(chunk) = stream.next().await {
+            out.write_all(&chunk?)
+                .await
+                .map_err(|e| BlobError::Body(e.to_string()))?;
+        }
+        out.flush()
+            .await
+            .map_err(|e| BlobError::Body(e.to_string()))?;
+        Ok(())
+    }
+
     /// Reads `key`, whole or a byte range.
     pub async fn get(
         &self,

@@ -33,6 +33,28 @@ pub struct Config {
     pub download_url_ttl_secs: u64,
     /// Uploads still CREATING after this many seconds are swept away.
     pub abandoned_upload_secs: u64,
+    /// Background job workers.
+    pub workers: usize,
+    /// External tools (ffmpeg, LibreOffice, poppler) running at once.
+    pub tool_concurrency: usize,
+    /// Wall-clock limit of one tool run, in seconds; the tool is killed after it.
+    pub tool_timeout_secs: u64,
+    /// How long a claimed job stays claimed without a heartbeat, in seconds.
+    pub job_lease_secs: u64,
+    /// Attempts before a job fails for good.
+    pub job_max_attempts: i32,
+    /// Images with more pixels than this fail without being decoded.
+    pub max_image_pixels: u64,
+    /// Longest side of generated thumbnails, in pixels.
+    pub thumbnail_size: u32,
+    /// Videos wider than this are transcoded even when H.264/AAC MP4.
+    pub web_max_width: u32,
+    /// Videos taller than this are transcoded even when H.264/AAC MP4.
+    pub web_max_height: u32,
+    /// Videos above this frame rate are transcoded even when H.264/AAC MP4.
+    pub web_max_fps: f64,
+    /// Longer side of rendered slide pages, in pixels.
+    pub page_long_side: u32,
 }
 
 impl Default for Config {
@@ -48,6 +70,17 @@ impl Default for Config {
             upload_url_ttl_secs: 24 * 3600,
             download_url_ttl_secs: 24 * 3600,
             abandoned_upload_secs: 24 * 3600,
+            workers: 2,
+            tool_concurrency: 2,
+            tool_timeout_secs: 600,
+            job_lease_secs: 30,
+            job_max_attempts: 5,
+            max_image_pixels: 100_000_000,
+            thumbnail_size: 320,
+            web_max_width: 3840,
+            web_max_height: 2160,
+            web_max_fps: 60.0,
+            page_long_side: 1920,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod media;
 pub mod model;
 pub mod service;

@@ -179,6 +179,9 @@ pub struct FileRecord {
     /// Why the uploaded content does not match its declared type, when it does not.
     #[serde(default)]
     pub content_mismatch: Option<String>,
+    /// Set on files the server generated from the MAIN file.
+    #[serde(default)]
+    pub derived: Option<Derived>,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub create_time: OffsetDateTime,
@@ -188,6 +191,20 @@ pub struct FileRecord {
     /// Optimistic-concurrency version.
     #[serde(skip)]
     pub version: i64,
+}
+
+/// What a server-generated file is.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Derived {
+    /// A cover frame of a video.
+    Cover,
+    /// A small preview image.
+    Thumbnail,
+    /// A web-playable (H.264/AAC MP4) rendition of a video.
+    Rendition,
+    /// A rendered slide page.
+    Page,
 }
 
 /// One atomic unit of change: new records and versioned updates, all or nothing.
@@ -201,6 +218,70 @@ pub struct Write {
     pub new_files: Vec<FileRecord>,
     /// Files to update; each must still have the `version` it carries.
     pub files: Vec<FileRecord>,
+    /// Jobs to enqueue with the change; one whose `dedup_key` is already pending is skipped.
+    pub jobs: Vec<NewJob>,
+}
+
+/// A job to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// The job kind's persisted tag.
+    pub kind: String,
+    /// JSON payload.
+    pub payload: String,
+    /// At most one pending job per key.
+    pub dedup_key: Option<String>,
+    /// Earliest start.
+    pub run_after: OffsetDateTime,
+    /// Attempts before the job fails for good.
+    pub max_attempts: i32,
+}
+
+/// A claimed job.
+#[derive(Debug, Clone)]
+pub struct JobRecord {
+    /// Job id.
+    pub id: i64,
+    /// The job kind's persisted tag.
+    pub kind: String,
+    /// JSON payload.
+    pub payload: String,
+    /// Attempts so far, this one included.
+    pub attempts: i32,
+    /// Attempts allowed.
+    pub max_attempts: i32,
+    /// Error of the previous attempt.
+    pub last_error: Option<String>,
+}
+
+/// How a job attempt ended.
+#[derive(Debug, Clone)]
+pub enum JobOutcome {
+    /// Finished: the job is removed.
+    Done,
+    /// Try again at the given time.
+    Retry {
+        /// When.
+        at: OffsetDateTime,
+        /// What went wrong.
+        error: String,
+    },
+    /// Failed for good: kept as FAILED.
+    Failed {
+        /// What went wrong.
+        error: String,
+    },
+}
+
+/// Queue depth by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobCounts {
+    /// Waiting (including retries not yet due).
+    pub queued: u64,
+    /// Claimed by a worker.
+    pub running: u64,
+    /// Failed for good.
+    pub failed: u64,
 }
 
 /// Column a listing is ordered by.
@@ -348,6 +429,30 @@ pub trait Catalog: Send + Sync + 'static {
         before: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<FileRecord>, CatalogError>;
+
+    /// Claims the next due job (or one whose lease expired) for `worker` until `lease_until`.
+    async fn claim_job(
+        &self,
+        worker: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Option<JobRecord>, CatalogError>;
+    /// Extends a claimed job's lease; `false` when the worker no longer holds it.
+    async fn heartbeat_job(
+        &self,
+        id: i64,
+        worker: &str,
+        lease_until: OffsetDateTime,
+    ) -> Result<bool, CatalogError>;
+    /// Records how an attempt ended (ignored when the worker no longer holds the job).
+    async fn finish_job(
+        &self,
+        id: i64,
+        worker: &str,
+        outcome: JobOutcome,
+    ) -> Result<(), CatalogError>;
+    /// Queue depth by state.
+    async fn job_counts(&self) -> Result<JobCounts, CatalogError>;
 
     /// Commits a [`Write`] atomically. Fails with [`CatalogError::Conflict`] when any updated
     /// record's version changed, and [`CatalogError::Unique`] when a uniqueness rule breaks;

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use super::{
     Asset, AssetPage, AssetQuery, AssetSource, Catalog, CatalogError, Credential, FileRecord,
-    ShareRole, SortKey, TextMatch, Token, Write,
+    JobCounts, JobOutcome, JobRecord, NewJob, ShareRole, SortKey, TextMatch, Token, Write,
 };
 use crate::model::SharedType;
 
@@ -207,6 +207,25 @@ async fn update_file(conn: &mut SqliteConnection, file: &FileRecord) -> Result<(
     if done.rows_affected() == 0 {
         return Err(CatalogError::Conflict);
     }
+    Ok(())
+}
+
+async fn insert_job(conn: &mut SqliteConnection, job: &NewJob) -> Result<(), CatalogError> {
+    let now = micros(OffsetDateTime::now_utc());
+    sqlx::query(
+        "INSERT OR IGNORE INTO jobs (kind, payload, dedup_key, state, max_attempts, run_after,
+             created_at, updated_at)
+         VALUES (?, ?, ?, 'QUEUED', ?, ?, ?, ?)",
+    )
+    .bind(&job.kind)
+    .bind(&job.payload)
+    .bind(&job.dedup_key)
+    .bind(job.max_attempts)
+    .bind(micros(job.run_after))
+    .bind(now)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -631,7 +650,118 @@ impl Catalog for SqliteCatalog {
         for file in &write.files {
             update_file(&mut tx, file).await?;
         }
+        for job in &write.jobs {
+            insert_job(&mut tx, job).await?;
+        }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn claim_job(
+        &self,
+        worker: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Option<JobRecord>, CatalogError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let now = micros(now);
+        let row = sqlx::query(
+            "UPDATE jobs SET state = 'RUNNING', attempts = attempts + 1, lease_until = ?,
+                 worker = ?, updated_at = ?
+             WHERE id = (SELECT id FROM jobs
+                         WHERE (state = 'QUEUED' AND run_after <= ?)
+                            OR (state = 'RUNNING' AND lease_until < ?)
+                         ORDER BY run_after, id LIMIT 1)
+             RETURNING id, kind, payload, attempts, max_attempts, last_error",
+        )
+        .bind(micros(lease_until))
+        .bind(worker)
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.map(|row| {
+            Ok(JobRecord {
+                id: row.try_get("id")?,
+                kind: row.try_get("kind")?,
+                payload: row.try_get("payload")?,
+                attempts: row.try_get("attempts")?,
+                max_attempts: row.try_get("max_attempts")?,
+                last_error: row.try_get("last_error")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn heartbeat_job(
+        &self,
+        id: i64,
+        worker: &str,
+        lease_until: OffsetDateTime,
+    ) -> Result<bool, CatalogError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET lease_until = ? WHERE id = ? AND worker = ? AND state = 'RUNNING'",
+        )
+        .bind(micros(lease_until))
+        .bind(id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn finish_job(
+        &self,
+        id: i64,
+        worker: &str,
+        outcome: JobOutcome,
+    ) -> Result<(), CatalogError> {
+        let now = micros(OffsetDateTime::now_utc());
+        let query = match &outcome {
+            JobOutcome::Done => {
+                sqlx::query("DELETE FROM jobs WHERE id = ? AND worker = ? AND state = 'RUNNING'")
+                    .bind(id)
+                    .bind(worker)
+            }
+            JobOutcome::Retry { at, error } => sqlx::query(
+                "UPDATE jobs SET state = 'QUEUED', run_after = ?, last_error = ?, lease_until = NULL,
+                     worker = NULL, updated_at = ?
+                 WHERE id = ? AND worker = ? AND state = 'RUNNING'",
+            )
+            .bind(micros(*at))
+            .bind(error)
+            .bind(now)
+            .bind(id)
+            .bind(worker),
+            JobOutcome::Failed { error } => sqlx::query(
+                "UPDATE jobs SET state = 'FAILED', last_error = ?, lease_until = NULL, updated_at = ?
+                 WHERE id = ? AND worker = ? AND state = 'RUNNING'",
+            )
+            .bind(error)
+            .bind(now)
+            .bind(id)
+            .bind(worker),
+        };
+        query.execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn job_counts(&self) -> Result<JobCounts, CatalogError> {
+        let rows = sqlx::query("SELECT state, count(*) AS n FROM jobs GROUP BY state")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut counts = JobCounts::default();
+        for row in rows {
+            let n = u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0);
+            match row.try_get::<String, _>("state")?.as_str() {
+                "QUEUED" => counts.queued = n,
+                "RUNNING" => counts.running = n,
+                "FAILED" => counts.failed = n,
+                _ => {}
+            }
+        }
+        Ok(counts)
     }
 }

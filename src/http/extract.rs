@@ -4,12 +4,14 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::http::StatusCode;
 use percent_encoding::percent_decode_str;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use crate::error::Code;
 use crate::model::{parse_json, BodyError};
+use crate::service::auth::Caller;
 
 /// A JSON body of type `T`.
 pub struct JsonBody<T>(pub T);
@@ -18,9 +20,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|e| ApiError::new(Code::MalformedJson, e.body_text()))?;
+        let bytes = if request.extensions().get::<Caller>().is_some() {
+            // The authenticating middleware already read this body within `max_body_bytes`;
+            // axum's own 2 MiB default must not cap it a second time.
+            axum::body::to_bytes(request.into_body(), usize::MAX)
+                .await
+                .map_err(|e| ApiError::new(Code::MalformedJson, e.to_string()))?
+        } else {
+            Bytes::from_request(request, state).await.map_err(|e| {
+                let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    Code::PayloadTooLarge
+                } else {
+                    Code::MalformedJson
+                };
+                ApiError::new(code, e.body_text())
+            })?
+        };
         match parse_json(&bytes) {
             Ok(value) => Ok(Self(value)),
             Err(BodyError::Malformed(msg)) => Err(ApiError::new(Code::MalformedJson, msg)),

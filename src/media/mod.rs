@@ -1,4 +1,9 @@
 //! Media handling: recognising formats from their first bytes (and, with the media issue,
 //! probing and converting through ffmpeg and poppler).
 
+pub mod image;
+pub mod probe;
+pub mod runner;
+pub mod slides;
 pub mod sniff;
+pub mod video;

@@ -17,12 +17,14 @@ use super::links::{LinkError, Links};
 use crate::blobs::{BlobError, BlobKey, BlobStore, Expect, Written};
 use crate::catalog::{Asset, Catalog, CatalogError, FileRecord, Write};
 use crate::error::Code;
+use crate::jobs::Job;
 use crate::media::sniff;
 use crate::model::files::{decode_md5, effective_file_type, extension};
 use crate::model::{
     AssetState, AssetType, FileCategory, FileState, FilesCreateBody, LargeFilesCreateBody,
-    ValidationError,
+    PptAnalysisStatus, TranscodingStatus, ValidationError,
 };
+use tokio::sync::Notify;
 
 const MIB: i64 = 1024 * 1024;
 /// Size limit of COVER and PAGE images (MSS.10001007).
@@ -65,6 +67,12 @@ pub enum FileError {
     /// A signed URL was refused.
     #[error(transparent)]
     Link(#[from] LinkError),
+    /// A `Range` header asks for bytes outside the file (416).
+    #[error("requested range not satisfiable; the file has {total} bytes")]
+    Unsatisfiable {
+        /// Size of the file, for `Content-Range: bytes */total`.
+        total: u64,
+    },
     /// The asset's files may not be downloaded now.
     #[error("files of a {0} asset cannot be downloaded")]
     NotDownloadable(AssetState),
@@ -80,7 +88,9 @@ impl FileError {
     /// The wire code of this failure.
     pub fn code(&self) -> Code {
         match self {
-            Self::Invalid(_) | Self::State(_) | Self::Busy(_) => Code::InvalidParameter,
+            Self::Invalid(_) | Self::State(_) | Self::Busy(_) | Self::Unsatisfiable { .. } => {
+                Code::InvalidParameter
+            }
             Self::AssetNotFound(_) => Code::AssetNotFound,
             Self::NotFound(_) => Code::FileNotFound,
             Self::MainExists => Code::MainFileExists,
@@ -197,15 +207,25 @@ pub struct Files {
     catalog: Arc<dyn Catalog>,
     blobs: BlobStore,
     links: Arc<Links>,
+    wake: Arc<Notify>,
+    job_attempts: i32,
 }
 
 impl Files {
-    /// The file service.
-    pub fn new(catalog: Arc<dyn Catalog>, blobs: BlobStore, links: Arc<Links>) -> Self {
+    /// The file service; `wake` is notified when processing jobs are enqueued.
+    pub fn new(
+        catalog: Arc<dyn Catalog>,
+        blobs: BlobStore,
+        links: Arc<Links>,
+        wake: Arc<Notify>,
+        job_attempts: i32,
+    ) -> Self {
         Self {
             catalog,
             blobs,
             links,
+            wake,
+            job_attempts,
         }
     }
 
@@ -348,6 +368,7 @@ impl Files {
             blob_key: None,
             video_transcoding_status: None,
             content_mismatch: None,
+            derived: None,
             create_time: now,
             update_time: now,
             version: 1,
@@ -659,6 +680,12 @@ impl Files {
                 )
                 | (FileState::Failed, FileState::Failed)
                 | (FileState::Cancelled, FileState::Cancelled) => true,
+                // CREATED already took effect and the content check failed the file.
+                (FileState::Failed, FileState::Created)
+                    if file.content_mismatch.is_some() && file.reason == file.content_mismatch =>
+                {
+                    true
+                }
                 (current, _) => {
                     return Err(FileError::State(format!(
                         "file is already {current}; it cannot become {state}"
@@ -674,14 +701,43 @@ impl Files {
                 FileState::Created => {
                     if file.multipart_count.is_some() {
                         self.assemble(&mut file).await?;
+                        // A large file may omit its size at creation; the main-file limit
+                        // of the asset type still holds for what arrived.
+                        let limit = main_file_rule(asset.asset_type)
+                            .filter(|_| file.asset_file_category == FileCategory::Main)
+                            .map(|(_, limit)| limit);
+                        if let Some(limit) = limit.filter(|l| file.file_size > Some(*l)) {
+                            self.blobs
+                                .delete(&BlobKey::File(file.file_id.clone()))
+                                .await
+                                .ok();
+                            return Err(invalid(
+                                "file_size",
+                                format!(
+                                    "the main file of a {} asset must not exceed {limit} bytes",
+                                    asset.asset_type
+                                ),
+                            ));
+                        }
                     } else if file.blob_key.is_none() {
                         return Err(FileError::State(
                             "the file has not been uploaded (or its upload failed verification); PUT it to upload_url first".into(),
                         ));
                     }
                     if file.asset_file_category == FileCategory::Main {
-                        finish_main_file(&mut asset, &mut file, now);
+                        if queue_main_file(&mut asset, &mut file, now) {
+                            write.jobs.push(
+                                Job::ProcessMainFile {
+                                    asset_id: asset.asset_id.clone(),
+                                    file_id: file.file_id.clone(),
+                                }
+                                .to_new(self.job_attempts),
+                            );
+                        }
                         write.assets.push(asset.clone());
+                    } else if let Some(reason) = &file.content_mismatch {
+                        file.state = FileState::Failed;
+                        file.reason = Some(reason.clone());
                     } else {
                         file.state = FileState::Created;
                     }
@@ -702,12 +758,20 @@ impl Files {
             }
             file.update_time = now;
             let cancelled = file.state == FileState::Cancelled;
+            let assembled = state == FileState::Created && file.multipart_count.is_some();
             let parts = file.multipart_count;
+            let queued = !write.jobs.is_empty();
             write.files.push(file);
             match self.catalog.apply(write).await {
                 Ok(()) => {
+                    if queued {
+                        self.wake.notify_waiters();
+                    }
                     if cancelled {
                         self.remove_blobs(file_id, parts).await;
+                    } else if let Some(n) = parts.filter(|_| assembled) {
+                        // The parts now live on in the assembled blob.
+                        self.blobs.delete_parts(file_id, n as u32).await.ok();
                     }
                     tracing::info!(file.id = %file_id, state = %state, asset.state = %asset.asset_state, "upload confirmed");
                     return Ok(());
@@ -791,7 +855,7 @@ impl Files {
         }
         let total = self.blobs.size(&blob_key).await?.ok_or_else(not_found)?;
         let wanted = match range.map(|r| parse_range(r, total)) {
-            Some(Err(Unsatisfiable)) => return Err(BlobError::Range.into()),
+            Some(Err(Unsatisfiable)) => return Err(FileError::Unsatisfiable { total }),
             Some(Ok(r)) => r,
             None => None,
         };
@@ -852,27 +916,41 @@ impl Files {
     }
 }
 
-/// The one place where a confirmed MAIN file decides its asset's state. Today: content that
-/// does not match its declared type fails the asset; anything else activates it. Media
-/// processing and review will run between upload and ACTIVED here.
-fn finish_main_file(asset: &mut Asset, file: &mut FileRecord, now: OffsetDateTime) {
+/// The one place where a confirmed MAIN file decides what happens next. Content that does
+/// not match its declared type fails file and asset at once; anything else waits (UPLOADED)
+/// for the processing job (`jobs::process`), which ends in ACTIVED or FAILED. Statuses that
+/// processing moves start at WAITING. Returns whether a job is needed.
+fn queue_main_file(asset: &mut Asset, file: &mut FileRecord, now: OffsetDateTime) -> bool {
     asset.update_time = now;
-    match &file.content_mismatch {
-        Some(reason) => {
-            file.state = FileState::Failed;
-            file.reason = Some(reason.clone());
+    if let Some(reason) = &file.content_mismatch {
+        file.state = FileState::Failed;
+        file.reason = Some(reason.clone());
+        if matches!(asset.asset_state, AssetState::Creating | AssetState::Failed) {
             asset.asset_state = AssetState::Failed;
             asset.reason = Some(format!("main file {}: {reason}", file.file_name));
         }
-        None => {
-            file.state = FileState::Created;
-            if matches!(asset.asset_state, AssetState::Creating | AssetState::Failed) {
-                asset.asset_state = AssetState::Actived;
-                asset.reason = None;
-                asset.fail_type = None;
+        return false;
+    }
+    file.state = FileState::Uploaded;
+    match asset.asset_type {
+        AssetType::Video => {
+            file.video_transcoding_status = Some(TranscodingStatus::Waiting);
+            asset
+                .asset_extra_meta
+                .video_meta
+                .get_or_insert_with(Default::default)
+                .video_transcoding_status = Some(TranscodingStatus::Waiting);
+        }
+        AssetType::Ppt => {
+            if let Some(meta) = asset.asset_extra_meta.ppt_meta.as_mut() {
+                if meta.auto_analysis == Some(true) {
+                    meta.ppt_analysis_status = Some(PptAnalysisStatus::Waiting);
+                }
             }
         }
+        _ => {}
     }
+    true
 }
 
 /// A `Range` header that asks for bytes the blob does not have.

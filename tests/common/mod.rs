@@ -324,3 +324,176 @@ impl TestServer {
         }
     }
 }
+
+// ---------------------------------------------------------------- file uploads (api_files)
+
+/// RFC 1864 Content-MD5 of `data`: base64 of the 16-byte digest.
+pub fn md5_b64(data: &[u8]) -> String {
+    use base64::Engine;
+    use md5::Digest;
+    base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(data))
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A valid RGB PNG of `width` × `height` pixels (zlib "stored" blocks, so no compressor is
+/// needed); pixel colours vary so different sizes give different bytes.
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let start = out.len();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        let crc = crc32(&out[start..]);
+        out.extend_from_slice(&crc.to_be_bytes());
+    }
+    let mut raw = Vec::new();
+    for y in 0..height {
+        raw.push(0); // filter: none
+        for x in 0..width {
+            raw.extend_from_slice(&[(x * 7) as u8, (y * 13) as u8, 200]);
+        }
+    }
+    let mut zlib = vec![0x78, 0x01];
+    let blocks: Vec<&[u8]> = raw.chunks(65_535).collect();
+    for (i, block) in blocks.iter().enumerate() {
+        zlib.push(u8::from(i + 1 == blocks.len()));
+        let len = block.len() as u16;
+        zlib.extend_from_slice(&len.to_le_bytes());
+        zlib.extend_from_slice(&(!len).to_le_bytes());
+        zlib.extend_from_slice(block);
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for &byte in &raw {
+        a = (a + u32::from(byte)) % 65_521;
+        b = (b + a) % 65_521;
+    }
+    zlib.extend_from_slice(&((b << 16) | a).to_be_bytes());
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(&mut out, b"IDAT", &zlib);
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+impl Reply {
+    /// Reads a plain (unsigned) HTTP response into a `Reply`.
+    pub async fn read(response: reqwest::Response) -> Self {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap().to_vec();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Self {
+            status,
+            headers,
+            json,
+            bytes,
+        }
+    }
+}
+
+impl Client {
+    /// A client for credentials that already exist on the server at `base`.
+    pub fn connect(base: &str, project: &str, ak: &str, sk: &str) -> Self {
+        Self {
+            base: base.to_owned(),
+            project: project.to_owned(),
+            ak: ak.to_owned(),
+            sk: sk.to_owned(),
+            app_user_id: None,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(120))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// The underlying HTTP client, for unsigned requests to upload and download URLs.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// PUTs `data` to a signed upload URL as the SDK does (`Content-MD5` when given).
+    pub async fn put_upload(&self, url: &str, data: &[u8], content_md5: Option<&str>) -> Reply {
+        let mut request = self
+            .http
+            .put(url)
+            .header("content-type", "application/octet-stream")
+            .body(data.to_vec());
+        if let Some(md5) = content_md5 {
+            request = request.header("content-md5", md5);
+        }
+        Reply::read(request.send().await.expect("PUT failed")).await
+    }
+
+    /// GETs a (download) URL, with a `Range` header when given.
+    pub async fn fetch(&self, url: &str, range: Option<&str>) -> Reply {
+        let mut request = self.http.get(url);
+        if let Some(range) = range {
+            request = request.header("range", range);
+        }
+        Reply::read(request.send().await.expect("GET failed")).await
+    }
+
+    /// `create_file` for `data`, returning `(file_id, upload_url)`; asserts success.
+    pub async fn create_file(
+        &self,
+        asset_id: &str,
+        name: &str,
+        category: &str,
+        data: &[u8],
+    ) -> (String, String) {
+        let reply = self
+            .post(
+                "/files",
+                &serde_json::json!({
+                    "asset_id": asset_id,
+                    "file_name": name,
+                    "file_md5": md5_b64(data),
+                    "file_size": data.len(),
+                    "file_type": name.rsplit('.').next().unwrap_or_default(),
+                    "asset_file_category": category,
+                }),
+            )
+            .await;
+        let json = reply.ok();
+        (
+            json["file_id"].as_str().expect("file_id").to_owned(),
+            json["upload_url"].as_str().expect("upload_url").to_owned(),
+        )
+    }
+
+    /// Confirms an upload with `state`, returning the reply.
+    pub async fn confirm(&self, file_id: &str, state: &str) -> Reply {
+        self.post(
+            &format!("/files/{file_id}/complete"),
+            &serde_json::json!({ "state": state }),
+        )
+        .await
+    }
+
+    /// Creates, uploads (with `Content-MD5`) and confirms one file; returns its id.
+    pub async fn upload(&self, asset_id: &str, name: &str, category: &str, data: &[u8]) -> String {
+        let (file_id, url) = self.create_file(asset_id, name, category, data).await;
+        self.put_upload(&url, data, Some(&md5_b64(data))).await.ok();
+        self.confirm(&file_id, "CREATED").await.ok();
+        file_id
+    }
+}

@@ -17,7 +17,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::{query_pairs, JsonBody};
 use crate::model::{ConfirmFileBody, FilesCreateBody, LargeFilesCreateBody};
 use crate::service::auth::Caller;
-use crate::service::files::{content_type, UploadTicket};
+use crate::service::files::{content_type, FileError, UploadTicket};
 
 /// Reply of `create_file`.
 #[derive(Debug, Serialize)]
@@ -180,10 +180,10 @@ pub async fn download_file(
         .download(&file_id, expires, signature, range)
         .await
     {
-        Err(e) if e.code() == Code::InvalidParameter && range.is_some() => {
+        Err(FileError::Unsatisfiable { total }) => {
             return Ok((
                 StatusCode::RANGE_NOT_SATISFIABLE,
-                [(header::CONTENT_RANGE, "bytes */*".to_owned())],
+                [(header::CONTENT_RANGE, format!("bytes */{total}"))],
             )
                 .into_response());
         }

@@ -1,0 +1,281 @@
+//! The durable job queue's runtime: jobs live in the catalogue (enqueued in the same `Write`
+//! as the state change that needs them); workers claim one with a lease, heartbeat while it
+//! runs, retry with backoff up to a cap, and on permanent failure let the job mark its asset
+//! FAILED with a reason. A job kind's serde tag is persisted: never rename it.
+
+pub mod process;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+
+use crate::blobs::BlobStore;
+use crate::catalog::{Catalog, JobOutcome, JobRecord, NewJob};
+use crate::config::Config;
+use crate::media::runner::Runner;
+use crate::service::links::Links;
+
+/// A unit of background work. Jobs are idempotent: running one twice ends the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum Job {
+    /// Check, probe and convert a confirmed MAIN file, then activate its asset.
+    #[serde(rename = "process_main_file")]
+    ProcessMainFile {
+        /// The asset.
+        asset_id: String,
+        /// Its MAIN file.
+        file_id: String,
+    },
+}
+
+impl Job {
+    /// The persisted tag.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::ProcessMainFile { .. } => "process_main_file",
+        }
+    }
+
+    /// The job as a catalogue row, due now.
+    pub fn to_new(&self, max_attempts: i32) -> NewJob {
+        let dedup_key = match self {
+            Self::ProcessMainFile { file_id, .. } => format!("process_main_file:{file_id}"),
+        };
+        NewJob {
+            kind: self.kind().to_owned(),
+            payload: serde_json::to_string(self).expect("jobs serialize"),
+            dedup_key: Some(dedup_key),
+            run_after: OffsetDateTime::now_utc(),
+            max_attempts,
+        }
+    }
+}
+
+/// Why an attempt failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum JobFailure {
+    /// Worth another try (I/O, a conflict, a tool that timed out).
+    #[error("{0}")]
+    Retryable(String),
+    /// Will never succeed; the asset becomes FAILED with this reason.
+    #[error("{reason}")]
+    Permanent {
+        /// A short machine-readable cause, e.g. `MSS.10002001`-style or `unsupported_format`.
+        code: &'static str,
+        /// What a person can act on.
+        reason: String,
+    },
+}
+
+impl From<crate::catalog::CatalogError> for JobFailure {
+    fn from(e: crate::catalog::CatalogError) -> Self {
+        Self::Retryable(format!("catalogue: {e}"))
+    }
+}
+
+impl From<crate::blobs::BlobError> for JobFailure {
+    fn from(e: crate::blobs::BlobError) -> Self {
+        Self::Retryable(format!("blob store: {e}"))
+    }
+}
+
+/// Everything a job can use.
+pub struct JobContext {
+    /// The catalogue.
+    pub catalog: Arc<dyn Catalog>,
+    /// The blob store.
+    pub blobs: BlobStore,
+    /// Signed URLs (for reviewers that fetch content).
+    pub links: Arc<Links>,
+    /// The bounded tool runner.
+    pub runner: Runner,
+    /// Configuration (limits, timeouts, work directory).
+    pub config: Arc<Config>,
+    /// Woken when jobs are enqueued.
+    pub wake: Arc<Notify>,
+}
+
+impl JobContext {
+    /// How long a claim lasts without a heartbeat.
+    fn lease(&self) -> Duration {
+        Duration::from_secs(self.config.job_lease_secs.max(3))
+    }
+}
+
+/// Delay before retry number `attempt` (1-based): 2 s, 4 s, 8 s, … capped at 5 minutes.
+pub fn backoff(attempt: i32) -> Duration {
+    let exp = attempt.clamp(1, 16) as u32;
+    Duration::from_secs(2u64.saturating_pow(exp).min(300))
+}
+
+/// Starts `count` workers; they run until the returned handles are aborted.
+pub fn spawn_workers(ctx: Arc<JobContext>, count: usize) -> Vec<tokio::task::JoinHandle<()>> {
+    let boot = uuid::Uuid::new_v4().simple().to_string();
+    (0..count.max(1))
+        .map(|i| {
+            let ctx = ctx.clone();
+            let worker = format!("{}-{i}", &boot[..12]);
+            tokio::spawn(async move { worker_loop(ctx, worker).await })
+        })
+        .collect()
+}
+
+async fn worker_loop(ctx: Arc<JobContext>, worker: String) {
+    loop {
+        let now = OffsetDateTime::now_utc();
+        match ctx.catalog.claim_job(&worker, now, now + ctx.lease()).await {
+            Ok(Some(job)) => run_one(&ctx, &worker, job).await,
+            Ok(None) => {
+                tokio::select! {
+                    () = ctx.wake.notified() => {}
+                    () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not claim a job; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn run_one(ctx: &Arc<JobContext>, worker: &str, record: JobRecord) {
+    let span = tracing::info_span!("job", job.id = record.id, job.kind = %record.kind, attempt = record.attempts);
+    let _enter = span.enter();
+    let job: Job = match serde_json::from_str(&record.payload) {
+        Ok(job) => job,
+        Err(e) => {
+            tracing::error!(error = %e, "undecodable job payload; failing it");
+            let outcome = JobOutcome::Failed {
+                error: format!("undecodable payload: {e}"),
+            };
+            ctx.catalog
+                .finish_job(record.id, worker, outcome)
+                .await
+                .ok();
+            return;
+        }
+    };
+
+    let heartbeat = {
+        let ctx = ctx.clone();
+        let worker = worker.to_owned();
+        let id = record.id;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(ctx.lease() / 3);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let until = OffsetDateTime::now_utc() + ctx.lease();
+                match ctx.catalog.heartbeat_job(id, &worker, until).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!("lost the job's lease");
+                        return;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+                }
+            }
+        })
+    };
+
+    // A panic in a job must not take the worker down: run it as its own task.
+    let task = {
+        let ctx = ctx.clone();
+        let job = job.clone();
+        tokio::spawn(async move { run_job(&ctx, &job).await })
+    };
+    let result = match task.await {
+        Ok(r) => r,
+        Err(e) => Err(JobFailure::Retryable(format!("job panicked: {e}"))),
+    };
+    heartbeat.abort();
+
+    let outcome = match result {
+        Ok(()) => {
+            tracing::info!("job done");
+            JobOutcome::Done
+        }
+        Err(JobFailure::Retryable(error)) if record.attempts < record.max_attempts => {
+            let delay = backoff(record.attempts);
+            tracing::warn!(error = %error, retry_in_secs = delay.as_secs(), "job attempt failed; will retry");
+            JobOutcome::Retry {
+                at: OffsetDateTime::now_utc() + delay,
+                error,
+            }
+        }
+        Err(failure) => {
+            let reason = match &failure {
+                JobFailure::Retryable(e) => {
+                    format!("gave up after {} attempts: {e}", record.attempts)
+                }
+                JobFailure::Permanent { reason, .. } => reason.clone(),
+            };
+            tracing::warn!(reason = %reason, "job failed for good");
+            if let Err(e) = give_up(ctx, &job, &reason).await {
+                tracing::error!(error = %e, "could not record the job's failure on its asset");
+                let at = OffsetDateTime::now_utc() + backoff(record.attempts);
+                let outcome = JobOutcome::Retry { at, error: reason };
+                ctx.catalog
+                    .finish_job(record.id, worker, outcome)
+                    .await
+                    .ok();
+                return;
+            }
+            JobOutcome::Failed { error: reason }
+        }
+    };
+    if let Err(e) = ctx.catalog.finish_job(record.id, worker, outcome).await {
+        tracing::error!(error = %e, "could not record the job's outcome; its lease will expire and it will run again");
+    }
+}
+
+async fn run_job(ctx: &JobContext, job: &Job) -> Result<(), JobFailure> {
+    match job {
+        Job::ProcessMainFile { asset_id, file_id } => {
+            process::process_main_file(ctx, asset_id, file_id).await
+        }
+    }
+}
+
+async fn give_up(ctx: &JobContext, job: &Job, reason: &str) -> Result<(), JobFailure> {
+    match job {
+        Job::ProcessMainFile { asset_id, file_id } => {
+            process::fail_main_file(ctx, asset_id, file_id, reason).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_tags_are_stable() {
+        let job = Job::ProcessMainFile {
+            asset_id: "a".into(),
+            file_id: "f".into(),
+        };
+        let json = serde_json::to_string(&job).unwrap();
+        assert_eq!(
+            json,
+            r#"{"kind":"process_main_file","asset_id":"a","file_id":"f"}"#
+        );
+        assert_eq!(serde_json::from_str::<Job>(&json).unwrap(), job);
+        assert_eq!(
+            job.to_new(5).dedup_key.as_deref(),
+            Some("process_main_file:f")
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1), Duration::from_secs(2));
+        assert_eq!(backoff(2), Duration::from_secs(4));
+        assert_eq!(backoff(20), Duration::from_secs(300));
+    }
+}

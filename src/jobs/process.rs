@@ -1,0 +1,685 @@
+//! The MAIN-file job: sniff → probe → (thumbnail, cover, transcode, slide pages as the type
+//! needs) → review hook → ACTIVED, or FAILED with a reason a person can act on.
+//!
+//! Every output gets a deterministic file id derived from the MAIN file's id and is written
+//! to the blob store before one final `Write` records everything, so a job killed at any
+//! point is simply run again: it overwrites the same blobs and commits once.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use super::{JobContext, JobFailure};
+use crate::blobs::BlobKey;
+use crate::catalog::{Asset, CatalogError, Derived, FileRecord, Write};
+use crate::media::image as img;
+use crate::media::probe::{self, Probe, WebLimits};
+use crate::media::runner::{JobDir, ToolError};
+use crate::media::{slides, video};
+use crate::model::{
+    AssetExtraMeta, AssetState, AssetType, ErrorInfo, FileCategory, FileState, PptAnalysisStatus,
+    PptAssetMeta, PptPageInfo, TranscodingStatus,
+};
+
+/// Pages rendered from a deck at most (seed: "only the first 50 pages will be converted").
+pub const MAX_PAGES: u32 = 50;
+/// Longest `page_content` kept, in characters.
+const MAX_PAGE_TEXT: usize = 2048;
+const WRITE_ATTEMPTS: usize = 8;
+
+fn permanent(code: &'static str, reason: impl Into<String>) -> JobFailure {
+    JobFailure::Permanent {
+        code,
+        reason: reason.into(),
+    }
+}
+
+/// A tool failure: a tool that ran and refused the input (or timed out on it) is a verdict on
+/// the input; a missing tool or an I/O problem is worth retrying.
+fn tool_failure(what: &str, e: ToolError) -> JobFailure {
+    if e.is_permanent() {
+        permanent("media_invalid", format!("{what}: {e}"))
+    } else {
+        JobFailure::Retryable(format!("{what}: {e}"))
+    }
+}
+
+/// What processing produced, applied in the final commit.
+#[derive(Default)]
+struct Processed {
+    meta: AssetExtraMeta,
+    derived: Vec<FileRecord>,
+    transcoding: Option<TranscodingStatus>,
+}
+
+fn derived_record(
+    main: &FileRecord,
+    kind: Derived,
+    suffix: &str,
+    name: String,
+    file_type: &str,
+    category: FileCategory,
+) -> FileRecord {
+    let now = OffsetDateTime::now_utc();
+    FileRecord {
+        file_id: format!("{}-{suffix}", main.file_id),
+        asset_id: main.asset_id.clone(),
+        project_id: main.project_id.clone(),
+        file_name: name,
+        file_md5: None,
+        file_size: None,
+        file_type: file_type.to_owned(),
+        asset_file_category: category,
+        state: FileState::Created,
+        reason: None,
+        block_reason_code: None,
+        multipart_count: None,
+        blob_key: None,
+        video_transcoding_status: None,
+        content_mismatch: None,
+        derived: Some(kind),
+        create_time: now,
+        update_time: now,
+        version: 1,
+    }
+}
+
+fn stem(name: &str) -> &str {
+    name.rsplit_once('.').map_or(name, |(s, _)| s)
+}
+
+async fn store_derived(
+    ctx: &JobContext,
+    mut record: FileRecord,
+    path: &Path,
+) -> Result<FileRecord, JobFailure> {
+    let key = BlobKey::File(record.file_id.clone());
+    let written = ctx.blobs.put_file(&key, path).await?;
+    record.file_size = Some(written.size as i64);
+    record.file_md5 = Some(base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        written.md5,
+    ));
+    record.blob_key = Some(key.as_string());
+    Ok(record)
+}
+
+async fn load(
+    ctx: &JobContext,
+    asset_id: &str,
+    file_id: &str,
+) -> Result<Option<(Asset, FileRecord)>, JobFailure> {
+    let Some(asset) = ctx.catalog.asset(asset_id).await? else {
+        return Ok(None);
+    };
+    let Some(file) = ctx.catalog.file(file_id).await? else {
+        return Ok(None);
+    };
+    Ok(Some((asset, file)))
+}
+
+/// Read-modify-write of one asset from a job, retried on conflicts.
+async fn update_asset(
+    ctx: &JobContext,
+    asset_id: &str,
+    change: impl Fn(&mut Asset),
+) -> Result<(), JobFailure> {
+    for _ in 0..WRITE_ATTEMPTS {
+        let Some(mut asset) = ctx.catalog.asset(asset_id).await? else {
+            return Ok(());
+        };
+        change(&mut asset);
+        asset.update_time = OffsetDateTime::now_utc();
+        match ctx
+            .catalog
+            .apply(Write {
+                assets: vec![asset],
+                ..Write::default()
+            })
+            .await
+        {
+            Ok(()) => return Ok(()),
+            Err(CatalogError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(JobFailure::Retryable("asset kept changing".into()))
+}
+
+fn deleted(asset: &Asset) -> bool {
+    matches!(
+        asset.asset_state,
+        AssetState::Deleting | AssetState::Deleted
+    )
+}
+
+/// The state an asset whose MAIN file finished processing should have.
+fn activate(asset: &mut Asset) {
+    match asset.asset_state {
+        AssetState::Creating | AssetState::Failed => {
+            asset.asset_state = AssetState::Actived;
+            asset.reason = None;
+            asset.fail_type = None;
+        }
+        AssetState::Deleting if asset.state_before_delete == Some(AssetState::Creating) => {
+            asset.state_before_delete = Some(AssetState::Actived);
+        }
+        AssetState::Block if asset.state_before_block == Some(AssetState::Creating) => {
+            asset.state_before_block = Some(AssetState::Actived);
+        }
+        _ => {}
+    }
+}
+
+/// Runs the whole pipeline for one MAIN file.
+pub async fn process_main_file(
+    ctx: &JobContext,
+    asset_id: &str,
+    file_id: &str,
+) -> Result<(), JobFailure> {
+    let Some((asset, file)) = load(ctx, asset_id, file_id).await? else {
+        return Ok(());
+    };
+    if file.state != FileState::Uploaded {
+        return Ok(());
+    }
+    if let Some(reason) = &file.content_mismatch {
+        return Err(permanent("content_mismatch", reason.clone()));
+    }
+    let key = BlobKey::File(file.file_id.clone());
+    let work = JobDir::new(&ctx.config.data_dir.join("work"))
+        .map_err(|e| JobFailure::Retryable(format!("work directory: {e}")))?;
+    let input = match ctx.blobs.local_path(&key) {
+        Some(path) => path,
+        None => {
+            let path = work.path().join(format!("input.{}", file.file_type));
+            ctx.blobs.download_to(&key, &path).await?;
+            path
+        }
+    };
+    let mut out = Processed::default();
+    match asset.asset_type {
+        AssetType::Image => process_image(ctx, &file, &input, work.path(), &mut out).await?,
+        AssetType::Video => {
+            process_video(ctx, &asset, &file, &input, work.path(), &mut out).await?
+        }
+        AssetType::Audio | AssetType::Music => {
+            process_audio(ctx, &input, work.path(), &mut out).await?
+        }
+        AssetType::Ppt => process_deck(ctx, &asset, &file, &input, work.path(), &mut out).await?,
+        _ => {}
+    }
+    review_hook(&asset, &file, &out)?;
+    commit(ctx, asset_id, file_id, out).await
+}
+
+/// Content review before an asset becomes usable. A pass-through until the governance work
+/// lands: everything that processed cleanly passes.
+fn review_hook(_asset: &Asset, _file: &FileRecord, _out: &Processed) -> Result<(), JobFailure> {
+    Ok(())
+}
+
+async fn process_image(
+    ctx: &JobContext,
+    file: &FileRecord,
+    input: &Path,
+    work: &Path,
+    out: &mut Processed,
+) -> Result<(), JobFailure> {
+    let path = input.to_path_buf();
+    let max_pixels = ctx.config.max_image_pixels;
+    let side = ctx.config.thumbnail_size;
+    let size = tokio::fs::metadata(input)
+        .await
+        .map(|m| m.len())
+        .map_err(|e| JobFailure::Retryable(e.to_string()))?;
+    let result = tokio::task::spawn_blocking(move || {
+        let header = img::read_header(&path)?;
+        img::check_pixels(&header, max_pixels)?;
+        let thumb = img::thumbnail(&path, side, max_pixels)?;
+        Ok::<_, img::ImageError>((header, thumb))
+    })
+    .await
+    .map_err(|e| permanent("media_invalid", format!("image decoder crashed: {e}")))?;
+    let (header, thumb) = result.map_err(|e| permanent("media_invalid", e.to_string()))?;
+    out.meta.image_meta = Some(img::image_meta(&header, size));
+    let thumb_path = work.join("thumbnail.jpg");
+    tokio::fs::write(&thumb_path, thumb)
+        .await
+        .map_err(|e| JobFailure::Retryable(e.to_string()))?;
+    let record = derived_record(
+        file,
+        Derived::Thumbnail,
+        "thumb",
+        format!("{}.thumb.jpg", stem(&file.file_name)),
+        "jpg",
+        FileCategory::Other,
+    );
+    out.derived
+        .push(store_derived(ctx, record, &thumb_path).await?);
+    Ok(())
+}
+
+async fn probe_input(ctx: &JobContext, input: &Path, work: &Path) -> Result<Probe, JobFailure> {
+    probe::probe(&ctx.runner, input, work)
+        .await
+        .map_err(|e| match e {
+            probe::ProbeError::Tool(t) => tool_failure("probing the file", t),
+            other => permanent("media_invalid", format!("probing the file: {other}")),
+        })
+}
+
+async fn process_audio(
+    ctx: &JobContext,
+    input: &Path,
+    work: &Path,
+    out: &mut Processed,
+) -> Result<(), JobFailure> {
+    let probed = probe_input(ctx, input, work).await?;
+    if probed.audio.is_none() {
+        return Err(permanent("media_invalid", "the file has no audio stream"));
+    }
+    out.meta.audio_meta = Some(probed.audio_meta());
+    Ok(())
+}
+
+async fn process_video(
+    ctx: &JobContext,
+    asset: &Asset,
+    file: &FileRecord,
+    input: &Path,
+    work: &Path,
+    out: &mut Processed,
+) -> Result<(), JobFailure> {
+    let probed = probe_input(ctx, input, work).await?;
+    if probed.video.is_none() {
+        return Err(permanent("media_invalid", "the file has no video stream"));
+    }
+    let mut meta = probed.video_meta();
+    let timeout = Duration::from_secs(ctx.config.tool_timeout_secs);
+
+    // One representative frame serves as cover and as the thumbnail's source.
+    let frame = work.join("frame.jpg");
+    video::extract_cover(&ctx.runner, input, probed.duration_secs, &frame, work)
+        .await
+        .map_err(|e| tool_failure("extracting a frame", e))?;
+    if asset.is_need_generate_cover && !has_live_cover(ctx, &asset.asset_id).await? {
+        let record = derived_record(
+            file,
+            Derived::Cover,
+            "cover",
+            format!("{}.cover.jpg", stem(&file.file_name)),
+            "jpg",
+            FileCategory::Cover,
+        );
+        out.derived.push(store_derived(ctx, record, &frame).await?);
+    }
+    let (frame_path, side, max_pixels) = (
+        frame.clone(),
+        ctx.config.thumbnail_size,
+        ctx.config.max_image_pixels,
+    );
+    let thumb = tokio::task::spawn_blocking(move || img::thumbnail(&frame_path, side, max_pixels))
+        .await
+        .map_err(|e| JobFailure::Retryable(format!("thumbnail crashed: {e}")))?
+        .map_err(|e| JobFailure::Retryable(format!("thumbnail: {e}")))?;
+    let thumb_path = work.join("thumbnail.jpg");
+    tokio::fs::write(&thumb_path, thumb)
+        .await
+        .map_err(|e| JobFailure::Retryable(e.to_string()))?;
+    let record = derived_record(
+        file,
+        Derived::Thumbnail,
+        "thumb",
+        format!("{}.thumb.jpg", stem(&file.file_name)),
+        "jpg",
+        FileCategory::Other,
+    );
+    out.derived
+        .push(store_derived(ctx, record, &thumb_path).await?);
+
+    let limits = WebLimits {
+        max_width: ctx.config.web_max_width,
+        max_height: ctx.config.web_max_height,
+        max_fps: ctx.config.web_max_fps,
+    };
+    let web_type = matches!(file.file_type.as_str(), "mp4" | "m4v");
+    let status = if web_type && probed.is_web_standard(&limits) {
+        TranscodingStatus::Succeeded
+    } else {
+        set_transcoding(
+            ctx,
+            &asset.asset_id,
+            &file.file_id,
+            TranscodingStatus::Transcoding,
+        )
+        .await?;
+        let rendition = work.join("web.mp4");
+        match video::transcode_web(&ctx.runner, input, &rendition, work, timeout).await {
+            Ok(()) => {
+                let mut record = derived_record(
+                    file,
+                    Derived::Rendition,
+                    "web",
+                    format!("{}.web.mp4", stem(&file.file_name)),
+                    "mp4",
+                    FileCategory::Other,
+                );
+                record.video_transcoding_status = Some(TranscodingStatus::Succeeded);
+                out.derived
+                    .push(store_derived(ctx, record, &rendition).await?);
+                TranscodingStatus::Succeeded
+            }
+            Err(e) if e.is_permanent() => {
+                meta.error_info = Some(ErrorInfo {
+                    error_code: Some("MSS.10002002".into()),
+                    error_msg: Some(format!("transcoding failed: {e}")),
+                });
+                TranscodingStatus::Failed
+            }
+            Err(e) => return Err(JobFailure::Retryable(format!("transcoding: {e}"))),
+        }
+    };
+    meta.video_transcoding_status = Some(status);
+    out.transcoding = Some(status);
+    out.meta.video_meta = Some(meta);
+    Ok(())
+}
+
+async fn has_live_cover(ctx: &JobContext, asset_id: &str) -> Result<bool, JobFailure> {
+    Ok(ctx
+        .catalog
+        .files_of(&[asset_id.to_owned()])
+        .await?
+        .iter()
+        .any(|f| {
+            f.asset_file_category == FileCategory::Cover
+                && f.derived.is_none()
+                && !matches!(
+                    f.state,
+                    FileState::Failed
+                        | FileState::Cancelled
+                        | FileState::Deleting
+                        | FileState::Deleted
+                )
+        }))
+}
+
+async fn set_transcoding(
+    ctx: &JobContext,
+    asset_id: &str,
+    file_id: &str,
+    status: TranscodingStatus,
+) -> Result<(), JobFailure> {
+    update_asset(ctx, asset_id, |a| {
+        a.asset_extra_meta
+            .video_meta
+            .get_or_insert_with(Default::default)
+            .video_transcoding_status = Some(status);
+    })
+    .await?;
+    for _ in 0..WRITE_ATTEMPTS {
+        let Some(mut file) = ctx.catalog.file(file_id).await? else {
+            return Ok(());
+        };
+        file.video_transcoding_status = Some(status);
+        match ctx
+            .catalog
+            .apply(Write {
+                files: vec![file],
+                ..Write::default()
+            })
+            .await
+        {
+            Ok(()) => return Ok(()),
+            Err(CatalogError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(JobFailure::Retryable("file kept changing".into()))
+}
+
+fn set_ppt(asset: &mut Asset, change: impl FnOnce(&mut PptAssetMeta)) {
+    change(
+        asset
+            .asset_extra_meta
+            .ppt_meta
+            .get_or_insert_with(Default::default),
+    );
+}
+
+async fn process_deck(
+    ctx: &JobContext,
+    asset: &Asset,
+    file: &FileRecord,
+    input: &Path,
+    work: &Path,
+    out: &mut Processed,
+) -> Result<(), JobFailure> {
+    let wanted = asset
+        .asset_extra_meta
+        .ppt_meta
+        .as_ref()
+        .and_then(|m| m.auto_analysis)
+        .unwrap_or(false);
+    if !wanted {
+        return Ok(());
+    }
+    update_asset(ctx, &asset.asset_id, |a| {
+        set_ppt(a, |m| {
+            m.ppt_analysis_status = Some(PptAnalysisStatus::Converting)
+        })
+    })
+    .await?;
+    let timeout = Duration::from_secs(ctx.config.tool_timeout_secs);
+    let pdf: PathBuf = if file.file_type == "pdf" {
+        input.to_path_buf()
+    } else {
+        slides::to_pdf(&ctx.runner, input, work, timeout)
+            .await
+            .map_err(|e| deck_failure("converting the deck to PDF", e))?
+    };
+    let count = slides::page_count(&ctx.runner, &pdf, work)
+        .await
+        .map_err(|e| deck_failure("reading the page count", e))?;
+    let render = count.min(MAX_PAGES);
+    let pages = slides::render_pages(
+        &ctx.runner,
+        &pdf,
+        render,
+        slides::PageSize::LongSide(ctx.config.page_long_side),
+        work,
+        timeout,
+    )
+    .await
+    .map_err(|e| deck_failure("rendering pages", e))?;
+    let mut infos = Vec::new();
+    let mut failed = Vec::new();
+    for page in pages {
+        match page.image {
+            Ok(path) => {
+                let record = derived_record(
+                    file,
+                    Derived::Page,
+                    &format!("page-{:03}", page.page_no),
+                    format!("{}.page-{:03}.jpg", stem(&file.file_name), page.page_no),
+                    "jpg",
+                    FileCategory::Page,
+                );
+                let stored = store_derived(ctx, record, &path).await?;
+                infos.push(PptPageInfo {
+                    page_no: Some(page.page_no as i32),
+                    file_id: Some(stored.file_id.clone()),
+                    page_content: Some(page.text.chars().take(MAX_PAGE_TEXT).collect()),
+                });
+                out.derived.push(stored);
+            }
+            Err(reason) => failed.push(format!("page {}: {reason}", page.page_no)),
+        }
+    }
+    let meta = out.meta.ppt_meta.get_or_insert_with(Default::default);
+    meta.page_count = Some(count.min(256) as i32);
+    meta.pages = Some(infos);
+    if failed.is_empty() {
+        meta.ppt_analysis_status = Some(PptAnalysisStatus::Succeeded);
+    } else {
+        meta.ppt_analysis_status = Some(if failed.len() as u32 == render {
+            PptAnalysisStatus::Failed
+        } else {
+            PptAnalysisStatus::Succeeded
+        });
+        meta.error_info = Some(ErrorInfo {
+            error_code: Some("MSS.10002003".into()),
+            error_msg: Some(format!(
+                "some pages failed to render: {}",
+                failed.join("; ")
+            )),
+        });
+    }
+    Ok(())
+}
+
+fn deck_failure(what: &str, e: slides::SlidesError) -> JobFailure {
+    if e.is_permanent() {
+        permanent("deck_invalid", format!("{what}: {e}"))
+    } else {
+        JobFailure::Retryable(format!("{what}: {e}"))
+    }
+}
+
+/// Records the results and activates the asset, in one write.
+async fn commit(
+    ctx: &JobContext,
+    asset_id: &str,
+    file_id: &str,
+    out: Processed,
+) -> Result<(), JobFailure> {
+    for _ in 0..WRITE_ATTEMPTS {
+        let Some((mut asset, mut file)) = load(ctx, asset_id, file_id).await? else {
+            return Ok(());
+        };
+        if file.state != FileState::Uploaded {
+            return Ok(());
+        }
+        let now = OffsetDateTime::now_utc();
+        let patch = AssetExtraMeta {
+            image_meta: out.meta.image_meta.clone(),
+            video_meta: out.meta.video_meta.clone(),
+            audio_meta: out.meta.audio_meta.clone(),
+            ppt_meta: out.meta.ppt_meta.clone(),
+            ..AssetExtraMeta::default()
+        };
+        asset.asset_extra_meta.merge(patch);
+        asset.asset_extra_meta =
+            std::mem::take(&mut asset.asset_extra_meta).for_type(asset.asset_type);
+        if deleted(&asset) {
+            if let Some(meta) = asset.asset_extra_meta.ppt_meta.as_mut() {
+                if meta.ppt_analysis_status.is_some() {
+                    meta.ppt_analysis_status = Some(PptAnalysisStatus::Canceled);
+                }
+            }
+        }
+        activate(&mut asset);
+        asset.update_time = now;
+        file.state = FileState::Created;
+        file.video_transcoding_status = out.transcoding;
+        file.update_time = now;
+        let known: Vec<FileRecord> = ctx.catalog.files_of(&[asset_id.to_owned()]).await?;
+        let mut write = Write {
+            assets: vec![asset],
+            files: vec![file],
+            ..Write::default()
+        };
+        for derived in &out.derived {
+            match known.iter().find(|f| f.file_id == derived.file_id) {
+                Some(existing) => {
+                    let mut updated = derived.clone();
+                    updated.version = existing.version;
+                    write.files.push(updated);
+                }
+                None => write.new_files.push(derived.clone()),
+            }
+        }
+        match ctx.catalog.apply(write).await {
+            Ok(()) => {
+                tracing::info!(asset.id = %asset_id, file.id = %file_id, derived = out.derived.len(), "main file processed");
+                return Ok(());
+            }
+            Err(CatalogError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(JobFailure::Retryable("asset kept changing".into()))
+}
+
+/// Marks the MAIN file and its asset FAILED after the job gave up.
+pub async fn fail_main_file(
+    ctx: &JobContext,
+    asset_id: &str,
+    file_id: &str,
+    reason: &str,
+) -> Result<(), JobFailure> {
+    for _ in 0..WRITE_ATTEMPTS {
+        let Some((mut asset, mut file)) = load(ctx, asset_id, file_id).await? else {
+            return Ok(());
+        };
+        if file.state != FileState::Uploaded {
+            return Ok(());
+        }
+        let now = OffsetDateTime::now_utc();
+        file.state = FileState::Failed;
+        file.reason = Some(reason.to_owned());
+        file.update_time = now;
+        if file.video_transcoding_status.is_some() {
+            file.video_transcoding_status = Some(TranscodingStatus::Failed);
+        }
+        let message = format!("main file {}: {reason}", file.file_name);
+        match asset.asset_state {
+            AssetState::Creating => {
+                asset.asset_state = AssetState::Failed;
+                asset.reason = Some(message);
+            }
+            AssetState::Deleting if asset.state_before_delete == Some(AssetState::Creating) => {
+                asset.state_before_delete = Some(AssetState::Failed);
+                asset.reason = Some(message);
+            }
+            _ => {}
+        }
+        let error = ErrorInfo {
+            error_code: Some("MSS.10002001".into()),
+            error_msg: Some(reason.to_owned()),
+        };
+        let gone = deleted(&asset);
+        if let Some(meta) = asset.asset_extra_meta.ppt_meta.as_mut() {
+            if meta.ppt_analysis_status.is_some() {
+                meta.ppt_analysis_status = Some(if gone {
+                    PptAnalysisStatus::Canceled
+                } else {
+                    PptAnalysisStatus::Failed
+                });
+                meta.error_info = Some(error.clone());
+            }
+        }
+        if let Some(meta) = asset.asset_extra_meta.video_meta.as_mut() {
+            if meta.video_transcoding_status.is_some() {
+                meta.video_transcoding_status = Some(TranscodingStatus::Failed);
+            }
+        }
+        asset.update_time = now;
+        match ctx
+            .catalog
+            .apply(Write {
+                assets: vec![asset],
+                files: vec![file],
+                ..Write::default()
+            })
+            .await
+        {
+            Ok(()) => return Ok(()),
+            Err(CatalogError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(JobFailure::Retryable("asset kept changing".into()))
+}

@@ -1,0 +1,1273 @@
+//! The contract every [`Catalog`] backend must keep. Each check is a plain async function
+//! over `Arc<dyn Catalog>`; the `contract!` macro runs all of them on a fresh SQLite file,
+//! and on Postgres when `ASSETD_TEST_POSTGRES_URL` names a database (skipped otherwise).
+//!
+//! Checks only touch records under fresh random ids and project ids, so they can share one
+//! Postgres database and run in parallel.
+
+use std::sync::Arc;
+
+use assetd::catalog::{
+    Asset, AssetQuery, AssetSource, Catalog, CatalogError, Credential, FileRecord, ShareRole,
+    SortKey, TextMatch, Token, Write,
+};
+use assetd::model::{
+    AssetExtraMeta, AssetSharedConfig, AssetState, AssetType, AutoOperation, AutoOperationConfig,
+    ExternalVoiceAssetMeta, ExternalVoiceProvider, FailType, FileCategory, FileState,
+    HumanModel2DAssetMeta, HumanModelVersion, ReviewConfig, SharedType, SupportedService,
+    SystemProperty, SystemPropertyKey, TranscodingStatus, VoiceLanguage, VoiceModelAssetMeta,
+    VoiceSex,
+};
+use secrecy::ExposeSecret;
+use time::{Duration, OffsetDateTime};
+
+type Cat = Arc<dyn Catalog>;
+
+/// Runs every listed check against each backend.
+macro_rules! contract {
+    ($($check:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let url = format!("sqlite://{}", dir.path().join("c.db").display());
+                    let catalog = assetd::catalog::open(&url).await.expect("SQLite opens");
+                    super::$check(catalog).await;
+                }
+            )+
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let Ok(url) = std::env::var("ASSETD_TEST_POSTGRES_URL") else {
+                        eprintln!("ASSETD_TEST_POSTGRES_URL is not set; skipping");
+                        return;
+                    };
+                    let catalog = assetd::catalog::open(&url).await.expect("Postgres opens");
+                    super::$check(catalog).await;
+                }
+            )+
+        }
+    };
+}
+
+contract!(
+    credentials_are_stored_found_and_replaced,
+    tokens_are_stored_and_found_by_hash,
+    a_server_secret_is_created_once_and_stays_stable,
+    an_inserted_asset_round_trips_every_field,
+    several_assets_are_fetched_by_id_skipping_unknown_ones,
+    an_update_bumps_the_version_and_is_what_readers_see,
+    a_second_writer_with_the_same_version_conflicts_and_writes_nothing,
+    updating_an_unknown_asset_conflicts,
+    apply_is_atomic_when_a_later_item_conflicts,
+    apply_is_atomic_when_a_file_breaks_a_unique_rule,
+    an_asset_id_is_unique,
+    an_asset_has_at_most_one_live_main_file,
+    an_asset_has_at_most_one_live_cover_file,
+    a_file_round_trips_and_its_updates_are_versioned,
+    files_of_returns_the_files_of_the_given_assets_oldest_first,
+    list_is_scoped_to_the_project_and_pages_with_a_total_count,
+    list_filters_by_name_fuzzily_or_exactly,
+    list_filters_by_tags_any_or_all,
+    list_filters_by_time_type_state_and_id,
+    list_filters_by_system_property_service_and_app_user,
+    list_filters_by_voice_and_avatar_meta,
+    list_orders_by_create_time_update_time_and_asset_order,
+    list_follows_share_roles_and_sources,
+    list_sees_updated_tags_and_shares,
+);
+
+// ---------------------------------------------------------------------------------------
+// Builders
+
+fn fresh() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// A whole-second time `secs` from a fixed base, so stored times compare exactly.
+fn at(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_750_000_000 + secs).unwrap()
+}
+
+fn asset(project: &str, name: &str) -> Asset {
+    Asset {
+        asset_id: uuid::Uuid::new_v4().to_string(),
+        project_id: project.to_owned(),
+        asset_name: name.to_owned(),
+        asset_description: None,
+        app_user_id: None,
+        asset_type: AssetType::Image,
+        asset_state: AssetState::Creating,
+        state_before_delete: None,
+        state_before_block: None,
+        fail_type: None,
+        block_reason_code: None,
+        reason: None,
+        tags: Vec::new(),
+        asset_extra_meta: AssetExtraMeta::default(),
+        system_properties: Vec::new(),
+        asset_order: None,
+        supported_service: Vec::new(),
+        auto_operation_config: Vec::new(),
+        shared_config: None,
+        review_config: None,
+        is_need_generate_cover: false,
+        create_time: at(0),
+        update_time: at(0),
+        deleted_at: None,
+        version: 1,
+    }
+}
+
+/// An asset created `secs` after the base time.
+fn asset_at(project: &str, name: &str, secs: i64) -> Asset {
+    Asset {
+        create_time: at(secs),
+        update_time: at(secs),
+        ..asset(project, name)
+    }
+}
+
+/// A file record with only the fields every version of the record has; built through its
+/// JSON form so that fields added later (all `#[serde(default)]`) take their defaults.
+fn file(asset: &Asset, category: FileCategory, state: FileState, secs: i64) -> FileRecord {
+    let time = |t: OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let mut record: FileRecord = serde_json::from_value(serde_json::json!({
+        "file_id": uuid::Uuid::new_v4().to_string(),
+        "asset_id": asset.asset_id,
+        "project_id": asset.project_id,
+        "file_name": "main.png",
+        "file_md5": null,
+        "file_size": 10,
+        "file_type": "png",
+        "asset_file_category": category,
+        "state": state,
+        "reason": null,
+        "block_reason_code": null,
+        "multipart_count": null,
+        "blob_key": null,
+        "video_transcoding_status": null,
+        "create_time": time(at(secs)),
+        "update_time": time(at(secs)),
+    }))
+    .expect("a file record");
+    record.version = 1;
+    record
+}
+
+async fn insert(c: &Cat, assets: Vec<Asset>) {
+    c.apply(Write {
+        new_assets: assets,
+        ..Write::default()
+    })
+    .await
+    .expect("insert");
+}
+
+async fn update(c: &Cat, asset: Asset) -> Result<(), CatalogError> {
+    c.apply(Write {
+        assets: vec![asset],
+        ..Write::default()
+    })
+    .await
+}
+
+async fn insert_file(c: &Cat, f: FileRecord) -> Result<(), CatalogError> {
+    c.apply(Write {
+        new_files: vec![f],
+        ..Write::default()
+    })
+    .await
+}
+
+async fn get(c: &Cat, id: &str) -> Asset {
+    c.asset(id).await.unwrap().expect("asset exists")
+}
+
+fn query(project: &str) -> AssetQuery {
+    AssetQuery {
+        project_id: project.to_owned(),
+        now: Some(OffsetDateTime::now_utc()),
+        limit: 100,
+        ..AssetQuery::default()
+    }
+}
+
+async fn names(c: &Cat, q: AssetQuery) -> Vec<String> {
+    let page = c.list_assets(&q).await.expect("list");
+    page.assets.into_iter().map(|a| a.asset_name).collect()
+}
+
+fn strs(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn fuzzy(text: &str) -> TextMatch {
+    TextMatch {
+        text: text.to_owned(),
+        exact: false,
+    }
+}
+
+fn exact(text: &str) -> TextMatch {
+    TextMatch {
+        text: text.to_owned(),
+        exact: true,
+    }
+}
+
+fn shared_with(projects: &[&str], expire: Option<OffsetDateTime>) -> Option<AssetSharedConfig> {
+    Some(AssetSharedConfig {
+        shared_type: Some(SharedType::Shared),
+        expire_time: expire.map(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap()
+        }),
+        allowed_project_ids: Some(projects.iter().map(|p| (*p).to_owned()).collect()),
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Credentials, tokens, secrets
+
+async fn credentials_are_stored_found_and_replaced(c: Cat) {
+    let ak = format!("AK{}", fresh());
+    assert!(c.credential(&ak).await.unwrap().is_none());
+    c.put_credential(&Credential {
+        access_key: ak.clone(),
+        secret_key: "first-secret".to_owned().into(),
+        project_id: "p1".to_owned(),
+        is_admin: false,
+    })
+    .await
+    .unwrap();
+    let found = c.credential(&ak).await.unwrap().expect("stored");
+    assert_eq!(found.access_key, ak);
+    assert_eq!(found.secret_key.expose_secret(), "first-secret");
+    assert_eq!(found.project_id, "p1");
+    assert!(!found.is_admin);
+
+    c.put_credential(&Credential {
+        access_key: ak.clone(),
+        secret_key: "second-secret".to_owned().into(),
+        project_id: "p2".to_owned(),
+        is_admin: true,
+    })
+    .await
+    .unwrap();
+    let found = c.credential(&ak).await.unwrap().expect("stored");
+    assert_eq!(found.secret_key.expose_secret(), "second-secret");
+    assert_eq!(found.project_id, "p2");
+    assert!(found.is_admin);
+    // Keys are case-sensitive.
+    assert!(c.credential(&ak.to_lowercase()).await.unwrap().is_none());
+}
+
+async fn tokens_are_stored_and_found_by_hash(c: Cat) {
+    let hash = fresh();
+    assert!(c.token(&hash).await.unwrap().is_none());
+    let token = Token {
+        token_hash: hash.clone(),
+        access_key: "AK".to_owned(),
+        project_id: "p".to_owned(),
+        is_admin: true,
+        expires_at: OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() + Duration::HOUR,
+    };
+    c.put_token(&token).await.unwrap();
+    let found = c.token(&hash).await.unwrap().expect("stored");
+    assert_eq!(found.token_hash, hash);
+    assert_eq!(found.access_key, "AK");
+    assert_eq!(found.project_id, "p");
+    assert!(found.is_admin);
+    assert_eq!(found.expires_at, token.expires_at);
+    assert!(c.token(&fresh()).await.unwrap().is_none());
+    // A second token does not disturb the first.
+    let other = Token {
+        token_hash: fresh(),
+        is_admin: false,
+        ..token.clone()
+    };
+    c.put_token(&other).await.unwrap();
+    assert!(c.token(&hash).await.unwrap().unwrap().is_admin);
+    assert!(!c.token(&other.token_hash).await.unwrap().unwrap().is_admin);
+}
+
+async fn a_server_secret_is_created_once_and_stays_stable(c: Cat) {
+    let name = format!("secret-{}", fresh());
+    let first = c.server_secret(&name, b"first value").await.unwrap();
+    assert_eq!(first, b"first value");
+    let again = c.server_secret(&name, b"another value").await.unwrap();
+    assert_eq!(again, b"first value");
+    let other = c
+        .server_secret(&format!("{name}-2"), b"another value")
+        .await
+        .unwrap();
+    assert_eq!(other, b"another value");
+    // Concurrent first uses agree on one value.
+    let name = format!("secret-{}", fresh());
+    let tasks: Vec<_> = (0..8u8)
+        .map(|i| {
+            let c = c.clone();
+            let name = name.clone();
+            tokio::spawn(async move { c.server_secret(&name, &[i; 32]).await.unwrap() })
+        })
+        .collect();
+    let mut values = Vec::new();
+    for t in tasks {
+        values.push(t.await.unwrap());
+    }
+    assert!(values.windows(2).all(|w| w[0] == w[1]), "{values:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Assets and versions
+
+fn every_field(project: &str) -> Asset {
+    Asset {
+        asset_id: uuid::Uuid::new_v4().to_string(),
+        project_id: project.to_owned(),
+        asset_name: "名字 with ünïcode".to_owned(),
+        asset_description: Some("description".to_owned()),
+        app_user_id: Some("user-1".to_owned()),
+        asset_type: AssetType::VoiceModel,
+        asset_state: AssetState::Block,
+        state_before_delete: Some(AssetState::Actived),
+        state_before_block: Some(AssetState::Unactived),
+        fail_type: Some(FailType::ManualReviewReject),
+        block_reason_code: Some("R1".to_owned()),
+        reason: Some("frozen".to_owned()),
+        tags: vec!["NEWS".to_owned(), "".to_owned(), "NEWS".to_owned()],
+        asset_extra_meta: AssetExtraMeta {
+            voice_model_meta: Some(VoiceModelAssetMeta {
+                order: Some(3),
+                sex: Some(VoiceSex::Female),
+                language: Some(VoiceLanguage::Fr),
+                languages: Some(vec![VoiceLanguage::Fr, VoiceLanguage::Kr]),
+                speed_ratio: Some(1.25),
+                external_voice_meta: Some(ExternalVoiceAssetMeta {
+                    provider: ExternalVoiceProvider::Mobvoi,
+                }),
+                ..VoiceModelAssetMeta::default()
+            }),
+            ..AssetExtraMeta::default()
+        },
+        system_properties: vec![SystemProperty {
+            action: None,
+            key: Some(SystemPropertyKey::BackgroundImg),
+            value: Some("Yes".to_owned()),
+        }],
+        asset_order: Some(32767),
+        supported_service: vec![SupportedService::Live2D, SupportedService::Chat2D],
+        auto_operation_config: vec![AutoOperationConfig {
+            operation: Some(AutoOperation::Delete),
+            operation_time: Some("2099-01-10T00:00:00Z".to_owned()),
+        }],
+        shared_config: shared_with(&["p-a", "p-b"], Some(at(86_400))),
+        review_config: Some(ReviewConfig {
+            no_need_review: Some(true),
+        }),
+        is_need_generate_cover: true,
+        create_time: OffsetDateTime::now_utc(),
+        update_time: OffsetDateTime::now_utc() + Duration::seconds(1),
+        deleted_at: Some(at(5)),
+        version: 1,
+    }
+}
+
+async fn an_inserted_asset_round_trips_every_field(c: Cat) {
+    let project = fresh();
+    assert!(c.asset(&fresh()).await.unwrap().is_none());
+    let full = every_field(&project);
+    let bare = asset(&project, "");
+    insert(&c, vec![full.clone(), bare.clone()]).await;
+    assert_eq!(get(&c, &full.asset_id).await, full);
+    assert_eq!(get(&c, &bare.asset_id).await, bare);
+    assert_eq!(get(&c, &full.asset_id).await.version, 1);
+}
+
+async fn several_assets_are_fetched_by_id_skipping_unknown_ones(c: Cat) {
+    let project = fresh();
+    let a = asset(&project, "a");
+    let b = asset(&fresh(), "b");
+    insert(&c, vec![a.clone(), b.clone()]).await;
+    let mut got = c
+        .assets(&[b.asset_id.clone(), fresh(), a.asset_id.clone()])
+        .await
+        .unwrap();
+    got.sort_by(|x, y| x.asset_name.cmp(&y.asset_name));
+    assert_eq!(got, [a, b]);
+    assert!(c.assets(&[]).await.unwrap().is_empty());
+    assert!(c.assets(&[fresh()]).await.unwrap().is_empty());
+}
+
+async fn an_update_bumps_the_version_and_is_what_readers_see(c: Cat) {
+    let a = asset(&fresh(), "before");
+    insert(&c, vec![a.clone()]).await;
+    let mut changed = get(&c, &a.asset_id).await;
+    changed.asset_name = "after".to_owned();
+    changed.asset_state = AssetState::Deleting;
+    changed.state_before_delete = Some(AssetState::Creating);
+    changed.update_time = at(60);
+    update(&c, changed.clone()).await.unwrap();
+    let stored = get(&c, &a.asset_id).await;
+    assert_eq!(stored.version, 2);
+    assert_eq!(
+        Asset {
+            version: 1,
+            ..stored.clone()
+        },
+        changed
+    );
+    // The next writer must carry version 2.
+    let mut next = stored;
+    next.asset_name = "again".to_owned();
+    update(&c, next).await.unwrap();
+    assert_eq!(get(&c, &a.asset_id).await.version, 3);
+}
+
+async fn a_second_writer_with_the_same_version_conflicts_and_writes_nothing(c: Cat) {
+    let a = asset(&fresh(), "original");
+    insert(&c, vec![a.clone()]).await;
+    let mut first = get(&c, &a.asset_id).await;
+    let mut second = first.clone();
+    first.asset_name = "first".to_owned();
+    second.asset_name = "second".to_owned();
+    second.tags = vec!["second".to_owned()];
+    update(&c, first).await.unwrap();
+    let err = update(&c, second).await.unwrap_err();
+    assert!(matches!(err, CatalogError::Conflict), "{err:?}");
+    let stored = get(&c, &a.asset_id).await;
+    assert_eq!(stored.asset_name, "first");
+    assert!(stored.tags.is_empty());
+    assert_eq!(stored.version, 2);
+    let mut q = query(&a.project_id);
+    q.tags = vec![exact("second")];
+    assert!(names(&c, q).await.is_empty(), "no tag row was written");
+}
+
+async fn updating_an_unknown_asset_conflicts(c: Cat) {
+    let err = update(&c, asset(&fresh(), "ghost")).await.unwrap_err();
+    assert!(matches!(err, CatalogError::Conflict), "{err:?}");
+}
+
+async fn apply_is_atomic_when_a_later_item_conflicts(c: Cat) {
+    let project = fresh();
+    let a = asset(&project, "a");
+    let b = asset(&project, "b");
+    insert(&c, vec![a.clone(), b.clone()]).await;
+    let mut stale_b = get(&c, &b.asset_id).await;
+    let mut bumped_b = stale_b.clone();
+    bumped_b.asset_name = "b2".to_owned();
+    update(&c, bumped_b).await.unwrap();
+
+    let mut new_a = get(&c, &a.asset_id).await;
+    new_a.asset_name = "a-changed".to_owned();
+    new_a.tags = vec!["t".to_owned()];
+    stale_b.asset_name = "b-stale".to_owned();
+    let newcomer = asset(&project, "newcomer");
+    let newcomer_file = file(&newcomer, FileCategory::Main, FileState::Creating, 0);
+    let err = c
+        .apply(Write {
+            new_assets: vec![newcomer.clone()],
+            assets: vec![new_a, stale_b],
+            new_files: vec![newcomer_file.clone()],
+            ..Write::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CatalogError::Conflict), "{err:?}");
+    assert_eq!(get(&c, &a.asset_id).await, a);
+    assert_eq!(get(&c, &b.asset_id).await.asset_name, "b2");
+    assert!(c.asset(&newcomer.asset_id).await.unwrap().is_none());
+    assert!(c.file(&newcomer_file.file_id).await.unwrap().is_none());
+    assert_eq!(names(&c, query(&project)).await, strs(&["a", "b2"]));
+    let mut q = query(&project);
+    q.tags = vec![exact("t")];
+    assert!(names(&c, q).await.is_empty());
+}
+
+async fn apply_is_atomic_when_a_file_breaks_a_unique_rule(c: Cat) {
+    let a = asset(&fresh(), "a");
+    insert(&c, vec![a.clone()]).await;
+    insert_file(&c, file(&a, FileCategory::Main, FileState::Created, 0))
+        .await
+        .unwrap();
+    let mut changed = get(&c, &a.asset_id).await;
+    changed.asset_state = AssetState::Actived;
+    let second_main = file(&a, FileCategory::Main, FileState::Creating, 1);
+    let err = c
+        .apply(Write {
+            assets: vec![changed],
+            new_files: vec![second_main.clone()],
+            ..Write::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CatalogError::Unique(_)), "{err:?}");
+    assert_eq!(get(&c, &a.asset_id).await, a);
+    assert!(c.file(&second_main.file_id).await.unwrap().is_none());
+}
+
+async fn an_asset_id_is_unique(c: Cat) {
+    let a = asset(&fresh(), "a");
+    insert(&c, vec![a.clone()]).await;
+    let twin = Asset {
+        asset_name: "twin".to_owned(),
+        ..a.clone()
+    };
+    let err = c
+        .apply(Write {
+            new_assets: vec![twin],
+            ..Write::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CatalogError::Unique(_)), "{err:?}");
+    assert_eq!(get(&c, &a.asset_id).await.asset_name, "a");
+}
+
+async fn an_asset_has_at_most_one_live_main_file(c: Cat) {
+    one_live_file_per_category(c, FileCategory::Main).await;
+}
+
+async fn an_asset_has_at_most_one_live_cover_file(c: Cat) {
+    one_live_file_per_category(c, FileCategory::Cover).await;
+}
+
+async fn one_live_file_per_category(c: Cat, category: FileCategory) {
+    let a = asset(&fresh(), "a");
+    let other = asset(&fresh(), "other");
+    insert(&c, vec![a.clone(), other.clone()]).await;
+    // Failed, cancelled and deleted files do not count.
+    for state in [FileState::Failed, FileState::Cancelled, FileState::Deleted] {
+        insert_file(&c, file(&a, category, state, 0)).await.unwrap();
+    }
+    let live = file(&a, category, FileState::Creating, 1);
+    insert_file(&c, live.clone()).await.unwrap();
+    let second = file(&a, category, FileState::Creating, 2);
+    let err = insert_file(&c, second.clone()).await.unwrap_err();
+    assert!(matches!(err, CatalogError::Unique(_)), "{err:?}");
+    assert!(c.file(&second.file_id).await.unwrap().is_none());
+    // A failed one may still be recorded next to the live one.
+    insert_file(&c, file(&a, category, FileState::Failed, 3))
+        .await
+        .unwrap();
+    // Other assets and other categories are unaffected.
+    insert_file(&c, file(&other, category, FileState::Created, 4))
+        .await
+        .unwrap();
+    insert_file(&c, file(&a, FileCategory::Other, FileState::Creating, 5))
+        .await
+        .unwrap();
+    insert_file(&c, file(&a, FileCategory::Other, FileState::Creating, 6))
+        .await
+        .unwrap();
+    // Reviving a failed file while a live one exists breaks the rule too.
+    let failed = file(&a, category, FileState::Failed, 7);
+    insert_file(&c, failed.clone()).await.unwrap();
+    let revived = FileRecord {
+        state: FileState::Uploaded,
+        ..c.file(&failed.file_id).await.unwrap().unwrap()
+    };
+    let err = c
+        .apply(Write {
+            files: vec![revived],
+            ..Write::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CatalogError::Unique(_)), "{err:?}");
+    // Once the live one fails, a new one is accepted.
+    let failed_live = FileRecord {
+        state: FileState::Failed,
+        ..c.file(&live.file_id).await.unwrap().unwrap()
+    };
+    c.apply(Write {
+        files: vec![failed_live],
+        ..Write::default()
+    })
+    .await
+    .unwrap();
+    insert_file(&c, file(&a, category, FileState::Creating, 8))
+        .await
+        .unwrap();
+}
+
+async fn a_file_round_trips_and_its_updates_are_versioned(c: Cat) {
+    let a = asset(&fresh(), "a");
+    insert(&c, vec![a.clone()]).await;
+    assert!(c.file(&fresh()).await.unwrap().is_none());
+    let f = FileRecord {
+        file_md5: Some("1B2M2Y8AsgTpgAmY7PhCfg==".to_owned()),
+        multipart_count: Some(3),
+        blob_key: Some("blobs/x".to_owned()),
+        video_transcoding_status: Some(TranscodingStatus::Waiting),
+        reason: Some("r".to_owned()),
+        block_reason_code: Some("b".to_owned()),
+        ..file(&a, FileCategory::Main, FileState::Creating, 0)
+    };
+    insert_file(&c, f.clone()).await.unwrap();
+    assert_eq!(c.file(&f.file_id).await.unwrap().unwrap(), f);
+
+    let mut first = c.file(&f.file_id).await.unwrap().unwrap();
+    let mut second = first.clone();
+    first.state = FileState::Created;
+    second.state = FileState::Failed;
+    c.apply(Write {
+        files: vec![first.clone()],
+        ..Write::default()
+    })
+    .await
+    .unwrap();
+    let err = c
+        .apply(Write {
+            files: vec![second],
+            ..Write::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CatalogError::Conflict), "{err:?}");
+    let stored = c.file(&f.file_id).await.unwrap().unwrap();
+    assert_eq!(stored.state, FileState::Created);
+    assert_eq!(stored.version, 2);
+}
+
+async fn files_of_returns_the_files_of_the_given_assets_oldest_first(c: Cat) {
+    let a = asset(&fresh(), "a");
+    let b = asset(&fresh(), "b");
+    let none = asset(&fresh(), "none");
+    insert(&c, vec![a.clone(), b.clone(), none.clone()]).await;
+    let a2 = file(&a, FileCategory::Cover, FileState::Created, 20);
+    let a1 = file(&a, FileCategory::Main, FileState::Created, 10);
+    let b1 = file(&b, FileCategory::Main, FileState::Failed, 15);
+    for f in [&a2, &a1, &b1] {
+        insert_file(&c, f.clone()).await.unwrap();
+    }
+    assert_eq!(
+        c.files_of(std::slice::from_ref(&a.asset_id)).await.unwrap(),
+        [a1.clone(), a2.clone()]
+    );
+    assert_eq!(
+        c.files_of(&[b.asset_id.clone(), a.asset_id.clone()])
+            .await
+            .unwrap(),
+        [a1, b1, a2]
+    );
+    assert!(c
+        .files_of(std::slice::from_ref(&none.asset_id))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(c.files_of(&[]).await.unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// Listing
+
+async fn list_is_scoped_to_the_project_and_pages_with_a_total_count(c: Cat) {
+    let project = fresh();
+    let assets: Vec<Asset> = (0..5)
+        .map(|i| asset_at(&project, &format!("a{i}"), i))
+        .collect();
+    insert(&c, assets).await;
+    insert(&c, vec![asset_at(&fresh(), "foreign", 2)]).await;
+    let page = c.list_assets(&query(&project)).await.unwrap();
+    assert_eq!(page.count, 5);
+    assert_eq!(page.assets.len(), 5);
+    assert!(page.assets.iter().all(|a| a.project_id == project));
+    let q = AssetQuery {
+        limit: 2,
+        offset: 1,
+        ..query(&project)
+    };
+    let page = c.list_assets(&q).await.unwrap();
+    assert_eq!(page.count, 5);
+    let got: Vec<_> = page.assets.iter().map(|a| a.asset_name.as_str()).collect();
+    assert_eq!(got, ["a1", "a2"]);
+    let q = AssetQuery {
+        offset: 5,
+        ..query(&project)
+    };
+    let page = c.list_assets(&q).await.unwrap();
+    assert_eq!((page.count, page.assets.len()), (5, 0));
+    // Listed assets carry their version like a direct read.
+    let page = c.list_assets(&query(&project)).await.unwrap();
+    assert!(page.assets.iter().all(|a| a.version == 1));
+    let empty = c.list_assets(&query(&fresh())).await.unwrap();
+    assert_eq!((empty.count, empty.assets.len()), (0, 0));
+}
+
+async fn list_filters_by_name_fuzzily_or_exactly(c: Cat) {
+    let project = fresh();
+    let list: Vec<Asset> = [
+        "Sara Model",
+        "sara",
+        "Bob",
+        "50% off",
+        "500 off",
+        "a_b",
+        "axb",
+        "名字人",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, n)| asset_at(&project, n, i as i64))
+    .collect();
+    insert(&c, list).await;
+    let by = |m: TextMatch| AssetQuery {
+        name: Some(m),
+        ..query(&project)
+    };
+    assert_eq!(
+        names(&c, by(fuzzy("Sara"))).await,
+        strs(&["Sara Model", "sara"])
+    );
+    assert_eq!(names(&c, by(exact("sara"))).await, strs(&["sara"]));
+    assert_eq!(names(&c, by(exact("Sara"))).await, Vec::<String>::new());
+    assert_eq!(names(&c, by(fuzzy("50%"))).await, strs(&["50% off"]));
+    assert_eq!(names(&c, by(fuzzy("a_b"))).await, strs(&["a_b"]));
+    assert_eq!(names(&c, by(fuzzy("字"))).await, strs(&["名字人"]));
+    assert_eq!(names(&c, by(fuzzy("\\"))).await, Vec::<String>::new());
+}
+
+async fn list_filters_by_tags_any_or_all(c: Cat) {
+    let project = fresh();
+    let tagged = |name: &str, tags: &[&str], secs: i64| Asset {
+        tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+        ..asset_at(&project, name, secs)
+    };
+    insert(
+        &c,
+        vec![
+            tagged("A", &["NEWS", "FULL_BODY"], 0),
+            tagged("B", &["NEWS_EXTRA"], 1),
+            tagged("C", &["SPORTS"], 2),
+            tagged("D", &[], 3),
+        ],
+    )
+    .await;
+    let by = |tags: Vec<TextMatch>, all: bool| AssetQuery {
+        tags,
+        tags_all: all,
+        ..query(&project)
+    };
+    assert_eq!(
+        names(&c, by(vec![fuzzy("NEWS")], false)).await,
+        strs(&["A", "B"])
+    );
+    assert_eq!(
+        names(&c, by(vec![exact("NEWS")], false)).await,
+        strs(&["A"])
+    );
+    assert_eq!(
+        names(&c, by(vec![exact("NEWS"), exact("SPORTS")], false)).await,
+        strs(&["A", "C"])
+    );
+    assert_eq!(
+        names(&c, by(vec![exact("NEWS"), exact("SPORTS")], true)).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        names(&c, by(vec![fuzzy("NEWS"), fuzzy("BODY")], true)).await,
+        strs(&["A"])
+    );
+    // A tag matching several filters still lists its asset once.
+    assert_eq!(
+        names(&c, by(vec![fuzzy("NEWS"), fuzzy("EWS")], false)).await,
+        strs(&["A", "B"])
+    );
+    let page = c
+        .list_assets(&by(vec![fuzzy("N"), fuzzy("S")], false))
+        .await
+        .unwrap();
+    assert_eq!(page.count, 3);
+}
+
+async fn list_filters_by_time_type_state_and_id(c: Cat) {
+    let project = fresh();
+    let a = Asset {
+        asset_type: AssetType::Video,
+        ..asset_at(&project, "a", 0)
+    };
+    let b = Asset {
+        asset_state: AssetState::Actived,
+        ..asset_at(&project, "b", 10)
+    };
+    let d = Asset {
+        asset_type: AssetType::Ppt,
+        asset_state: AssetState::Deleting,
+        ..asset_at(&project, "d", 20)
+    };
+    insert(&c, vec![a.clone(), b.clone(), d.clone()]).await;
+    let q = |f: &dyn Fn(&mut AssetQuery)| {
+        let mut q = query(&project);
+        f(&mut q);
+        q
+    };
+    assert_eq!(
+        names(&c, q(&|q| q.created_from = Some(at(10)))).await,
+        strs(&["b", "d"])
+    );
+    assert_eq!(
+        names(&c, q(&|q| q.created_to = Some(at(10)))).await,
+        strs(&["a", "b"])
+    );
+    assert_eq!(
+        names(
+            &c,
+            q(&|q| {
+                q.created_from = Some(at(1));
+                q.created_to = Some(at(19));
+            })
+        )
+        .await,
+        strs(&["b"])
+    );
+    assert_eq!(
+        names(&c, q(&|q| q.types = vec![AssetType::Video, AssetType::Ppt])).await,
+        strs(&["a", "d"])
+    );
+    assert_eq!(
+        names(
+            &c,
+            q(&|q| q.states = vec![AssetState::Actived, AssetState::Deleting])
+        )
+        .await,
+        strs(&["b", "d"])
+    );
+    assert_eq!(
+        names(
+            &c,
+            q(&|q| q.asset_ids = vec![d.asset_id.clone(), a.asset_id.clone(), fresh()])
+        )
+        .await,
+        strs(&["a", "d"])
+    );
+    assert_eq!(
+        names(
+            &c,
+            q(&|q| {
+                q.types = vec![AssetType::Image];
+                q.states = vec![AssetState::Creating];
+            })
+        )
+        .await,
+        Vec::<String>::new()
+    );
+}
+
+async fn list_filters_by_system_property_service_and_app_user(c: Cat) {
+    let project = fresh();
+    let prop = |key, value: &str| SystemProperty {
+        action: None,
+        key: Some(key),
+        value: Some(value.to_owned()),
+    };
+    let bg = Asset {
+        system_properties: vec![prop(SystemPropertyKey::BackgroundImg, "Yes")],
+        supported_service: vec![SupportedService::Video2D],
+        app_user_id: Some("u1".to_owned()),
+        ..asset_at(&project, "bg", 0)
+    };
+    let both = Asset {
+        system_properties: vec![
+            prop(SystemPropertyKey::BackgroundImg, "YES"),
+            prop(SystemPropertyKey::MaterialImg, "Yes"),
+        ],
+        supported_service: vec![SupportedService::Live2D, SupportedService::Chat2D],
+        app_user_id: Some("u2".to_owned()),
+        ..asset_at(&project, "both", 1)
+    };
+    insert(&c, vec![bg, both, asset_at(&project, "plain", 2)]).await;
+    let q = |f: &dyn Fn(&mut AssetQuery)| {
+        let mut q = query(&project);
+        f(&mut q);
+        q
+    };
+    let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+    assert_eq!(
+        names(
+            &c,
+            q(&|q| q.system_properties = vec![pair("BACKGROUND_IMG", "yes")])
+        )
+        .await,
+        strs(&["bg", "both"])
+    );
+    assert_eq!(
+        names(
+            &c,
+            q(&|q| q.system_properties =
+                vec![pair("BACKGROUND_IMG", "Yes"), pair("MATERIAL_IMG", "Yes")])
+        )
+        .await,
+        strs(&["both"])
+    );
+    assert_eq!(
+        names(
+            &c,
+            q(&|q| q.system_properties = vec![pair("MATERIAL_IMG", "No")])
+        )
+        .await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        names(
+            &c,
+            q(&|q| q.supported_service = Some(SupportedService::Chat2D))
+        )
+        .await,
+        strs(&["both"])
+    );
+    assert_eq!(
+        names(&c, q(&|q| q.app_user_id = Some("u1".to_owned()))).await,
+        strs(&["bg"])
+    );
+}
+
+async fn list_filters_by_voice_and_avatar_meta(c: Cat) {
+    let project = fresh();
+    let voice = |name: &str, m: VoiceModelAssetMeta, secs| Asset {
+        asset_type: AssetType::VoiceModel,
+        asset_extra_meta: AssetExtraMeta {
+            voice_model_meta: Some(m),
+            ..AssetExtraMeta::default()
+        },
+        ..asset_at(&project, name, secs)
+    };
+    let avatar = |name: &str, m: HumanModel2DAssetMeta, secs| Asset {
+        asset_type: AssetType::HumanModel2D,
+        asset_extra_meta: AssetExtraMeta {
+            human_model_2d_meta: Some(m),
+            ..AssetExtraMeta::default()
+        },
+        ..asset_at(&project, name, secs)
+    };
+    insert(
+        &c,
+        vec![
+            voice(
+                "v-male",
+                VoiceModelAssetMeta {
+                    sex: Some(VoiceSex::Male),
+                    language: Some(VoiceLanguage::Cn),
+                    ..VoiceModelAssetMeta::default()
+                },
+                0,
+            ),
+            voice(
+                "v-female",
+                VoiceModelAssetMeta {
+                    sex: Some(VoiceSex::Female),
+                    languages: Some(vec![VoiceLanguage::En, VoiceLanguage::Fr]),
+                    is_realtime_voice: Some(false),
+                    external_voice_meta: Some(ExternalVoiceAssetMeta {
+                        provider: ExternalVoiceProvider::Mobvoi,
+                    }),
+                    ..VoiceModelAssetMeta::default()
+                },
+                1,
+            ),
+            avatar(
+                "h-rich",
+                HumanModel2DAssetMeta {
+                    is_action_editable: Some(true),
+                    is_with_action_library: Some(true),
+                    model_version: Some(HumanModelVersion::V3),
+                    device_names: Some(vec!["dev-a".to_owned()]),
+                    ..HumanModel2DAssetMeta::default()
+                },
+                2,
+            ),
+            avatar("h-bare", HumanModel2DAssetMeta::default(), 3),
+            Asset {
+                tags: vec!["WALKING".to_owned()],
+                ..avatar("h-walking", HumanModel2DAssetMeta::default(), 4)
+            },
+            asset_at(&project, "image", 5),
+        ],
+    )
+    .await;
+    let q = |f: &dyn Fn(&mut AssetQuery)| {
+        let mut q = query(&project);
+        f(&mut q);
+        q
+    };
+    assert_eq!(
+        names(&c, q(&|q| q.voice_sexes = vec!["MALE".to_owned()])).await,
+        strs(&["v-male"])
+    );
+    assert_eq!(
+        names(&c, q(&|q| q.voice_languages = vec!["fr".to_owned()])).await,
+        strs(&["v-female"])
+    );
+    assert_eq!(
+        names(&c, q(&|q| q.voice_languages = vec!["UNKNOW".to_owned()])).await,
+        strs(&["v-female"])
+    );
+    assert_eq!(
+        names(&c, q(&|q| q.is_realtime_voice = Some(true))).await,
+        strs(&["v-male"])
+    );
+    assert_eq!(
+        names(&c, q(&|q| q.voice_provider = Some("MOBVOI".to_owned()))).await,
+        strs(&["v-female"])
+    );
+    assert_eq!(
+        names(
+            &c,
+            q(&|q| q.voice_provider = Some("HUAWEI_METASTUDIO".to_owned()))
+        )
+        .await,
+        strs(&["v-male"])
+    );
+    assert_eq!(
+        names(&c, q(&|q| q.action_editable = Some(false))).await,
+        strs(&["h-bare", "h-walking"])
+    );
+    assert_eq!(
+        names(&c, q(&|q| q.is_with_action_library = Some(true))).await,
+        strs(&["h-rich"])
+    );
+    assert_eq!(
+        names(&c, q(&|q| q.is_movable = Some(true))).await,
+        strs(&["h-walking"])
+    );
+    assert_eq!(
+        names(&c, q(&|q| q.is_movable = Some(false))).await,
+        strs(&["h-rich", "h-bare"])
+    );
+    assert_eq!(
+        names(&c, q(&|q| q.human_model_2d_version = Some("V2".to_owned()))).await,
+        strs(&["h-bare", "h-walking"])
+    );
+    assert_eq!(
+        names(&c, q(&|q| q.include_device_name = Some("dev-a".to_owned()))).await,
+        strs(&["h-rich"])
+    );
+    assert_eq!(
+        names(&c, q(&|q| q.exclude_device_name = Some("dev-a".to_owned()))).await,
+        strs(&["h-bare", "h-walking"])
+    );
+}
+
+async fn list_orders_by_create_time_update_time_and_asset_order(c: Cat) {
+    let project = fresh();
+    let ordered = |name: &str, order: Option<i32>, created: i64, updated: i64| Asset {
+        asset_order: order,
+        update_time: at(updated),
+        ..asset_at(&project, name, created)
+    };
+    // Inserted out of creation order on purpose.
+    insert(
+        &c,
+        vec![
+            ordered("C", Some(1), 20, 25),
+            ordered("A", Some(5), 0, 40),
+            ordered("D", None, 30, 30),
+            ordered("B", Some(5), 10, 10),
+        ],
+    )
+    .await;
+    let by = |sort: SortKey, descending: bool| AssetQuery {
+        sort,
+        descending,
+        ..query(&project)
+    };
+    assert_eq!(
+        names(&c, by(SortKey::CreateTime, false)).await,
+        strs(&["A", "B", "C", "D"])
+    );
+    assert_eq!(
+        names(&c, by(SortKey::CreateTime, true)).await,
+        strs(&["D", "C", "B", "A"])
+    );
+    assert_eq!(
+        names(&c, by(SortKey::UpdateTime, false)).await,
+        strs(&["B", "C", "D", "A"])
+    );
+    assert_eq!(
+        names(&c, by(SortKey::UpdateTime, true)).await,
+        strs(&["A", "D", "C", "B"])
+    );
+    assert_eq!(
+        names(&c, by(SortKey::AssetOrder, false)).await,
+        strs(&["C", "B", "A", "D"])
+    );
+    assert_eq!(
+        names(&c, by(SortKey::AssetOrder, true)).await,
+        strs(&["B", "A", "C", "D"])
+    );
+    // Equal creation times fall back to insertion order.
+    let project2 = fresh();
+    insert(
+        &c,
+        vec![
+            asset_at(&project2, "first", 0),
+            asset_at(&project2, "second", 0),
+        ],
+    )
+    .await;
+    assert_eq!(
+        names(
+            &c,
+            AssetQuery {
+                descending: true,
+                ..query(&project2)
+            }
+        )
+        .await,
+        strs(&["second", "first"])
+    );
+}
+
+async fn list_follows_share_roles_and_sources(c: Cat) {
+    let owner = fresh();
+    let sharee = fresh();
+    let now = OffsetDateTime::now_utc();
+    let public = Asset {
+        shared_config: Some(AssetSharedConfig {
+            shared_type: Some(SharedType::Public),
+            expire_time: None,
+            allowed_project_ids: None,
+        }),
+        ..asset_at(&owner, "public", 0)
+    };
+    let shared = Asset {
+        shared_config: shared_with(&[&sharee], Some(now + Duration::DAY)),
+        ..asset_at(&owner, "shared", 1)
+    };
+    let expired = Asset {
+        shared_config: shared_with(&[&sharee], Some(now - Duration::DAY)),
+        ..asset_at(&owner, "expired", 2)
+    };
+    let forever = Asset {
+        shared_config: shared_with(&[&sharee], None),
+        ..asset_at(&owner, "no expiry", 3)
+    };
+    let elsewhere = Asset {
+        shared_config: shared_with(&[&fresh()], Some(now + Duration::DAY)),
+        ..asset_at(&owner, "elsewhere", 4)
+    };
+    let private = asset_at(&owner, "private", 5);
+    let sharees_own = asset_at(&sharee, "sharee's own", 6);
+    insert(
+        &c,
+        vec![
+            public,
+            shared,
+            expired,
+            forever,
+            elsewhere,
+            private,
+            sharees_own,
+        ],
+    )
+    .await;
+    let q = |project: &str, role: Option<ShareRole>, source: AssetSource| AssetQuery {
+        role,
+        source,
+        ..query(project)
+    };
+    assert_eq!(
+        names(
+            &c,
+            q(&sharee, Some(ShareRole::Sharee), AssetSource::Customization)
+        )
+        .await,
+        strs(&["shared", "no expiry"])
+    );
+    assert_eq!(
+        names(
+            &c,
+            q(&owner, Some(ShareRole::Sharer), AssetSource::Customization)
+        )
+        .await,
+        strs(&["shared", "expired", "no expiry", "elsewhere"])
+    );
+    assert_eq!(
+        names(
+            &c,
+            q(&owner, Some(ShareRole::Sharee), AssetSource::Customization)
+        )
+        .await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        names(&c, q(&sharee, None, AssetSource::Customization)).await,
+        strs(&["sharee's own"])
+    );
+    let system = names(&c, q(&sharee, None, AssetSource::System)).await;
+    assert!(system.contains(&"public".to_owned()), "{system:?}");
+    assert!(!system.contains(&"sharee's own".to_owned()), "{system:?}");
+    let all = names(&c, q(&sharee, None, AssetSource::All)).await;
+    assert!(all.contains(&"public".to_owned()) && all.contains(&"sharee's own".to_owned()));
+    assert!(!all.contains(&"shared".to_owned()), "{all:?}");
+    // The share expiry is judged against the query's clock.
+    let later = AssetQuery {
+        now: Some(now + Duration::days(2)),
+        ..q(&sharee, Some(ShareRole::Sharee), AssetSource::Customization)
+    };
+    assert_eq!(names(&c, later).await, strs(&["no expiry"]));
+}
+
+async fn list_sees_updated_tags_and_shares(c: Cat) {
+    let owner = fresh();
+    let sharee = fresh();
+    let a = Asset {
+        tags: vec!["old".to_owned()],
+        ..asset_at(&owner, "a", 0)
+    };
+    insert(&c, vec![a.clone()]).await;
+    let mut changed = get(&c, &a.asset_id).await;
+    changed.tags = vec!["new".to_owned()];
+    changed.asset_name = "renamed".to_owned();
+    changed.asset_state = AssetState::Actived;
+    changed.asset_order = Some(9);
+    changed.app_user_id = Some("u9".to_owned());
+    changed.shared_config = shared_with(&[&sharee], None);
+    update(&c, changed).await.unwrap();
+    let q = |f: &dyn Fn(&mut AssetQuery)| {
+        let mut q = query(&owner);
+        f(&mut q);
+        q
+    };
+    assert!(names(&c, q(&|q| q.tags = vec![exact("old")]))
+        .await
+        .is_empty());
+    assert_eq!(
+        names(&c, q(&|q| q.tags = vec![exact("new")])).await,
+        strs(&["renamed"])
+    );
+    assert_eq!(
+        names(&c, q(&|q| q.name = Some(exact("renamed")))).await,
+        strs(&["renamed"])
+    );
+    assert_eq!(
+        names(&c, q(&|q| q.states = vec![AssetState::Actived])).await,
+        strs(&["renamed"])
+    );
+    assert_eq!(
+        names(&c, q(&|q| q.app_user_id = Some("u9".to_owned()))).await,
+        strs(&["renamed"])
+    );
+    let shared = AssetQuery {
+        role: Some(ShareRole::Sharee),
+        ..query(&sharee)
+    };
+    assert_eq!(names(&c, shared.clone()).await, strs(&["renamed"]));
+
+    let mut unshared = get(&c, &a.asset_id).await;
+    unshared.shared_config = Some(AssetSharedConfig {
+        shared_type: Some(SharedType::Private),
+        ..AssetSharedConfig::default()
+    });
+    update(&c, unshared).await.unwrap();
+    assert!(names(&c, shared).await.is_empty());
+}
