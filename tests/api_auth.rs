@@ -642,3 +642,26 @@ async fn x_mss_authorization_and_x_security_token_are_accepted_and_ignored() {
         .ok();
     assert_eq!(count(c).await, 1);
 }
+
+#[tokio::test]
+async fn a_token_cannot_mint_another_token() {
+    let server = TestServer::spawn().await;
+    let c = &server.client;
+    let token = issue_token(c).await;
+    let path = format!("/v1/{}/auth-tokens", c.project);
+    send(&c.base, "POST", &path, &token_headers(&token), Vec::new())
+        .await
+        .expect_error(403, "MSS.00000006");
+}
+
+#[tokio::test]
+async fn a_client_chosen_request_id_is_replaced_by_the_servers_own() {
+    let server = TestServer::spawn().await;
+    let c = &server.client;
+    let mut headers = HeaderMap::new();
+    headers.insert("x-request-id", HeaderValue::from_static("hello <script>"));
+    let reply = send(&c.base, "GET", "/health", &headers, Vec::new()).await;
+    let id = request_id(&reply);
+    assert_eq!(id.len(), 32);
+    assert!(id.chars().all(|ch| ch.is_ascii_hexdigit()), "{id}");
+}

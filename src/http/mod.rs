@@ -124,6 +124,11 @@ pub fn router(app: App) -> Router {
         .with_state(app)
         .layer(
             ServiceBuilder::new()
+                // The id is always ours: a client-chosen one would reach the logs unchecked.
+                .map_request(|mut request: Request<axum::body::Body>| {
+                    request.headers_mut().remove("x-request-id");
+                    request
+                })
                 .layer(SetRequestIdLayer::x_request_id(HexRequestId))
                 .layer(trace)
                 .layer(PropagateRequestIdLayer::x_request_id())

@@ -26,6 +26,8 @@ pub struct Caller {
     pub is_admin: bool,
     /// `X-App-UserId`, when sent.
     pub app_user_id: Option<String>,
+    /// Authenticated by an `X-Auth-Token` rather than a signature.
+    pub by_token: bool,
 }
 
 /// Why a request could not be authenticated or is not allowed where it points.
@@ -51,6 +53,9 @@ pub enum AuthError {
         /// Project in the request path or `X-Project-Id`.
         path: String,
     },
+    /// Tokens are issued only to signed requests, so a token cannot renew itself.
+    #[error("tokens can only be requested with an AK/SK signature")]
+    TokenForToken,
     /// `X-App-UserId` is not acceptable.
     #[error("X-App-UserId: {0}")]
     AppUserId(&'static str),
@@ -67,6 +72,7 @@ impl AuthError {
                 Code::Unauthorized
             }
             Self::ProjectMismatch { .. } => Code::ProjectMismatch,
+            Self::TokenForToken => Code::Forbidden,
             Self::AppUserId(_) => Code::InvalidParameter,
             Self::Catalog(e) => e.code(),
         }
@@ -140,6 +146,7 @@ impl Authenticator {
         path_project: &str,
     ) -> Result<Caller, AuthError> {
         let headers = request.headers;
+        let by_token = headers.get(axum::http::header::AUTHORIZATION).is_none();
         let (credential_project, access_key, is_admin) = if let Some(value) =
             headers.get(axum::http::header::AUTHORIZATION)
         {
@@ -192,11 +199,15 @@ impl Authenticator {
             access_key,
             is_admin,
             app_user_id: app_user_id(headers)?,
+            by_token,
         })
     }
 
     /// Issues an `X-Auth-Token` for an already authenticated caller.
     pub async fn issue_token(&self, caller: &Caller) -> Result<IssuedToken, AuthError> {
+        if caller.by_token {
+            return Err(AuthError::TokenForToken);
+        }
         let mut raw = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut raw);
         let token = format!(
