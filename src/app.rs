@@ -33,6 +33,10 @@ pub struct App {
     pub files: Arc<Files>,
     /// What background jobs run with.
     pub jobs: Arc<JobContext>,
+    /// Administration.
+    pub admin: Arc<crate::service::admin::Admin>,
+    /// Webhooks.
+    pub webhooks: Arc<crate::service::webhooks::Webhooks>,
 }
 
 impl App {
@@ -57,9 +61,20 @@ impl App {
             config.max_clock_skew(),
             std::time::Duration::from_secs(config.token_ttl_secs),
         ));
-        let assets = Arc::new(Assets::new(catalog.clone(), links.clone()));
         let blobs = BlobStore::local(&config.data_dir.join("blobs"))?;
         let wake = Arc::new(tokio::sync::Notify::new());
+        let timers = crate::service::timers::TimerSettings {
+            recycle_retention: time::Duration::seconds(
+                i64::try_from(config.recycle_retention_secs).unwrap_or(i64::MAX / 2),
+            ),
+            max_attempts: config.job_max_attempts,
+        };
+        let assets = Arc::new(Assets::new(
+            catalog.clone(),
+            links.clone(),
+            timers,
+            wake.clone(),
+        ));
         let files = Arc::new(Files::new(
             catalog.clone(),
             blobs.clone(),
@@ -75,8 +90,18 @@ impl App {
             runner: Runner::new(config.tool_concurrency),
             config: config.clone(),
             wake,
+            files: files.clone(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .context("building the HTTP client")?,
         });
         Ok(Self {
+            admin: Arc::new(crate::service::admin::Admin::new(
+                catalog.clone(),
+                links.clone(),
+            )),
+            webhooks: Arc::new(crate::service::webhooks::Webhooks::new(catalog.clone())),
             config,
             jobs,
             catalog,
@@ -100,7 +125,7 @@ impl App {
         for (tool, affected) in crate::media::runner::report_missing() {
             tracing::warn!(tool = ?tool, affects = affected, "external tool missing; processing that needs it will fail");
         }
-        let sweeper = tokio::spawn(sweep_abandoned_uploads(self.clone()));
+        let sweeper = tokio::spawn(schedule_upload_sweeps(self.clone()));
         let workers = crate::jobs::spawn_workers(self.jobs.clone(), self.config.workers);
         let router = crate::http::router(self);
         axum::serve(listener, router)
@@ -115,9 +140,9 @@ impl App {
     }
 }
 
-/// Periodically cancels uploads left CREATING past the configured age and removes
-/// abandoned temporary blobs.
-async fn sweep_abandoned_uploads(app: App) {
+/// Periodically enqueues the abandoned-upload sweep. The sweep itself is a job (at most one
+/// pending), so it runs once per period across restarts and, later, across nodes.
+async fn schedule_upload_sweeps(app: App) {
     let age = std::time::Duration::from_secs(app.config.abandoned_upload_secs);
     let period = (age / 4).clamp(
         std::time::Duration::from_secs(1),
@@ -126,8 +151,14 @@ async fn sweep_abandoned_uploads(app: App) {
     let mut tick = tokio::time::interval(period);
     loop {
         tick.tick().await;
-        if let Err(e) = app.files.sweep(age).await {
-            tracing::warn!(error = %e, "upload sweep failed; will retry");
+        let job = crate::jobs::Job::SweepUploads.to_new(app.config.job_max_attempts);
+        let write = crate::catalog::Write {
+            jobs: vec![job],
+            ..crate::catalog::Write::default()
+        };
+        match app.catalog.apply(write).await {
+            Ok(()) => app.jobs.wake.notify_waiters(),
+            Err(e) => tracing::warn!(error = %e, "could not schedule the upload sweep"),
         }
     }
 }

@@ -55,6 +55,20 @@ pub struct Config {
     pub web_max_fps: f64,
     /// Longer side of rendered slide pages, in pixels.
     pub page_long_side: u32,
+    /// How long deleted assets stay in the recycle bin (DELETING) before they are DELETED
+    /// and their files removed, in seconds.
+    pub recycle_retention_secs: u64,
+    /// Content MD5s (RFC 1864 base64 or hex) that the built-in reviewer rejects.
+    pub review_deny_md5: Vec<String>,
+    /// Videos and audio longer than this are rejected by the built-in reviewer, in seconds.
+    pub review_max_duration_secs: Option<u64>,
+    /// External reviewer: assetd POSTs each MAIN file's metadata and a signed download URL
+    /// here and expects `{"verdict": "PASS"|"REJECT"|"MANUAL", "reason": "…"}`.
+    pub review_url: Option<String>,
+    /// How long the external reviewer may take before the file goes to manual review.
+    pub review_timeout_secs: u64,
+    /// How long a webhook receiver may take to answer, in seconds.
+    pub webhook_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -81,6 +95,12 @@ impl Default for Config {
             web_max_height: 2160,
             web_max_fps: 60.0,
             page_long_side: 1920,
+            recycle_retention_secs: 7 * 24 * 3600,
+            review_deny_md5: Vec::new(),
+            review_max_duration_secs: None,
+            review_url: None,
+            review_timeout_secs: 10,
+            webhook_timeout_secs: 10,
         }
     }
 }

@@ -273,6 +273,36 @@ pub enum JobOutcome {
     },
 }
 
+/// A project's webhook.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    /// The project.
+    pub project_id: String,
+    /// Where events are POSTed.
+    pub url: String,
+    /// HMAC key of the `X-Assetd-Signature` header; never logged.
+    pub secret: SecretString,
+}
+
+/// One read of a shared asset by another project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessRecord {
+    /// The asset read.
+    pub asset_id: String,
+    /// Its owner.
+    pub owner_project_id: String,
+    /// Who read it.
+    pub reader_project_id: String,
+    /// How: `show`, `list`, `summary` or `download`.
+    pub action: String,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// The job kind the catalogue enqueues, in the same transaction, for every asset state change
+/// of a project with a webhook. Its payload is the event.
+pub const EVENT_JOB_KIND: &str = "deliver_event";
+
 /// Queue depth by state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct JobCounts {
@@ -454,10 +484,68 @@ pub trait Catalog: Send + Sync + 'static {
     /// Queue depth by state.
     async fn job_counts(&self) -> Result<JobCounts, CatalogError>;
 
-    /// Commits a [`Write`] atomically. Fails with [`CatalogError::Conflict`] when any updated
+    /// Files in the given state across all projects, oldest first (the manual review queue).
+    async fn files_in_state(
+        &self,
+        state: FileState,
+        limit: u32,
+        offset: u64,
+    ) -> Result<(u64, Vec<FileRecord>), CatalogError>;
+
+    /// Whether a project's assets skip review.
+    async fn review_whitelisted(&self, project_id: &str) -> Result<bool, CatalogError>;
+    /// Adds (`true`) or removes a project from the review whitelist.
+    async fn set_review_whitelisted(&self, project_id: &str, on: bool) -> Result<(), CatalogError>;
+    /// Whitelisted projects.
+    async fn review_whitelist(&self) -> Result<Vec<String>, CatalogError>;
+
+    /// Stores or replaces a project's webhook.
+    async fn put_webhook(&self, webhook: &Webhook) -> Result<(), CatalogError>;
+    /// A project's webhook.
+    async fn webhook(&self, project_id: &str) -> Result<Option<Webhook>, CatalogError>;
+    /// Removes a project's webhook; `false` when there was none.
+    async fn delete_webhook(&self, project_id: &str) -> Result<bool, CatalogError>;
+
+    /// Records reads of shared assets.
+    async fn record_access(&self, records: &[AccessRecord]) -> Result<(), CatalogError>;
+    /// Reads of one asset, newest first, and their total.
+    async fn access_log(
+        &self,
+        asset_id: &str,
+        limit: u32,
+        offset: u64,
+    ) -> Result<(u64, Vec<AccessRecord>), CatalogError>;
+
+    /// Commits a [`Write`] atomically. Every asset whose `asset_state` changes also gets an
+    /// [`EVENT_JOB_KIND`] job when its project has a webhook (the transactional outbox). Fails with [`CatalogError::Conflict`] when any updated
     /// record's version changed, and [`CatalogError::Unique`] when a uniqueness rule breaks;
     /// in both cases nothing is written.
     async fn apply(&self, write: Write) -> Result<(), CatalogError>;
+}
+
+/// The event a state change produces (the payload webhooks receive).
+pub fn state_event(
+    asset: &Asset,
+    from: Option<AssetState>,
+    at: OffsetDateTime,
+) -> serde_json::Value {
+    let time = at
+        .replace_nanosecond(0)
+        .unwrap_or(at)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    serde_json::json!({
+        "event_id": uuid::Uuid::new_v4().to_string(),
+        "event_type": "asset.state_changed",
+        "project_id": asset.project_id,
+        "asset_id": asset.asset_id,
+        "asset_name": asset.asset_name,
+        "asset_type": asset.asset_type,
+        "from_state": from,
+        "to_state": asset.asset_state,
+        "reason": asset.reason,
+        "time": time,
+    })
 }
 
 /// Opens the catalogue named by `url` and brings its schema up to date.

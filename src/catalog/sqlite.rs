@@ -11,10 +11,11 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use time::OffsetDateTime;
 
 use super::{
-    Asset, AssetPage, AssetQuery, AssetSource, Catalog, CatalogError, Credential, FileRecord,
-    JobCounts, JobOutcome, JobRecord, NewJob, ShareRole, SortKey, TextMatch, Token, Write,
+    AccessRecord, Asset, AssetPage, AssetQuery, AssetSource, Catalog, CatalogError, Credential,
+    FileRecord, JobCounts, JobOutcome, JobRecord, NewJob, ShareRole, SortKey, TextMatch, Token,
+    Webhook, Write, EVENT_JOB_KIND,
 };
-use crate::model::SharedType;
+use crate::model::{AssetState, FileState, SharedType};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -143,10 +144,54 @@ async fn insert_asset(conn: &mut SqliteConnection, asset: &Asset) -> Result<(), 
     .fetch_one(&mut *conn)
     .await
     .map_err(map_unique)?;
-    sync_children(conn, seq, asset).await
+    sync_children(conn, seq, asset).await?;
+    enqueue_state_event(conn, asset, None).await
+}
+
+/// The outbox: an event job for a state change, when the asset's project has a webhook.
+async fn enqueue_state_event(
+    conn: &mut SqliteConnection,
+    asset: &Asset,
+    from: Option<AssetState>,
+) -> Result<(), CatalogError> {
+    if from == Some(asset.asset_state) {
+        return Ok(());
+    }
+    let hooked: Option<i64> = sqlx::query_scalar("SELECT 1 FROM webhooks WHERE project_id = ?")
+        .bind(&asset.project_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if hooked.is_none() {
+        return Ok(());
+    }
+    let now = OffsetDateTime::now_utc();
+    let payload = serde_json::json!({
+        "kind": EVENT_JOB_KIND,
+        "project_id": asset.project_id,
+        "event": super::state_event(asset, from, now),
+    });
+    sqlx::query(
+        "INSERT INTO jobs (kind, payload, state, max_attempts, run_after, created_at, updated_at)
+         VALUES (?, ?, 'QUEUED', 8, ?, ?, ?)",
+    )
+    .bind(EVENT_JOB_KIND)
+    .bind(payload.to_string())
+    .bind(micros(now))
+    .bind(micros(now))
+    .bind(micros(now))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 async fn update_asset(conn: &mut SqliteConnection, asset: &Asset) -> Result<(), CatalogError> {
+    let before: Option<String> =
+        sqlx::query_scalar("SELECT asset_state FROM assets WHERE asset_id = ? AND version = ?")
+            .bind(&asset.asset_id)
+            .bind(asset.version)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let before = before.ok_or(CatalogError::Conflict)?;
     let seq: Option<i64> = sqlx::query_scalar(
         "UPDATE assets SET asset_name = ?, asset_type = ?, asset_state = ?, app_user_id = ?,
              asset_order = ?, shared_type = ?, share_expire = ?, update_time = ?,
@@ -167,7 +212,8 @@ async fn update_asset(conn: &mut SqliteConnection, asset: &Asset) -> Result<(), 
     .fetch_optional(&mut *conn)
     .await?;
     let seq = seq.ok_or(CatalogError::Conflict)?;
-    sync_children(conn, seq, asset).await
+    sync_children(conn, seq, asset).await?;
+    enqueue_state_event(conn, asset, before.parse().ok()).await
 }
 
 async fn insert_file(conn: &mut SqliteConnection, file: &FileRecord) -> Result<(), CatalogError> {
@@ -655,6 +701,158 @@ impl Catalog for SqliteCatalog {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn files_in_state(
+        &self,
+        state: FileState,
+        limit: u32,
+        offset: u64,
+    ) -> Result<(u64, Vec<FileRecord>), CatalogError> {
+        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM files WHERE state = ?")
+            .bind(state.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        let rows = sqlx::query(
+            "SELECT doc, version FROM files WHERE state = ? ORDER BY update_time, file_id
+             LIMIT ? OFFSET ?",
+        )
+        .bind(state.as_str())
+        .bind(i64::from(limit))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        let files = rows.iter().map(decode_file).collect::<Result<_, _>>()?;
+        Ok((u64::try_from(total).unwrap_or(0), files))
+    }
+
+    async fn review_whitelisted(&self, project_id: &str) -> Result<bool, CatalogError> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM review_whitelist WHERE project_id = ?")
+                .bind(project_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    async fn set_review_whitelisted(&self, project_id: &str, on: bool) -> Result<(), CatalogError> {
+        if on {
+            sqlx::query(
+                "INSERT OR IGNORE INTO review_whitelist (project_id, added_at) VALUES (?, ?)",
+            )
+            .bind(project_id)
+            .bind(micros(OffsetDateTime::now_utc()))
+            .execute(&self.pool)
+            .await?;
+        } else {
+            sqlx::query("DELETE FROM review_whitelist WHERE project_id = ?")
+                .bind(project_id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn review_whitelist(&self) -> Result<Vec<String>, CatalogError> {
+        Ok(
+            sqlx::query_scalar("SELECT project_id FROM review_whitelist ORDER BY project_id")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn put_webhook(&self, webhook: &Webhook) -> Result<(), CatalogError> {
+        sqlx::query(
+            "INSERT INTO webhooks (project_id, url, secret, updated_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (project_id) DO UPDATE SET url = excluded.url, secret = excluded.secret,
+                 updated_at = excluded.updated_at",
+        )
+        .bind(&webhook.project_id)
+        .bind(&webhook.url)
+        .bind(webhook.secret.expose_secret())
+        .bind(micros(OffsetDateTime::now_utc()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn webhook(&self, project_id: &str) -> Result<Option<Webhook>, CatalogError> {
+        let row = sqlx::query("SELECT project_id, url, secret FROM webhooks WHERE project_id = ?")
+            .bind(project_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(Webhook {
+                project_id: row.try_get("project_id")?,
+                url: row.try_get("url")?,
+                secret: SecretString::from(row.try_get::<String, _>("secret")?),
+            })
+        })
+        .transpose()
+    }
+
+    async fn delete_webhook(&self, project_id: &str) -> Result<bool, CatalogError> {
+        let done = sqlx::query("DELETE FROM webhooks WHERE project_id = ?")
+            .bind(project_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn record_access(&self, records: &[AccessRecord]) -> Result<(), CatalogError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for r in records {
+            sqlx::query(
+                "INSERT INTO share_access (asset_id, owner_project_id, reader_project_id, action, at)
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&r.asset_id)
+            .bind(&r.owner_project_id)
+            .bind(&r.reader_project_id)
+            .bind(&r.action)
+            .bind(micros(r.at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn access_log(
+        &self,
+        asset_id: &str,
+        limit: u32,
+        offset: u64,
+    ) -> Result<(u64, Vec<AccessRecord>), CatalogError> {
+        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM share_access WHERE asset_id = ?")
+            .bind(asset_id)
+            .fetch_one(&self.pool)
+            .await?;
+        let rows = sqlx::query(
+            "SELECT asset_id, owner_project_id, reader_project_id, action, at FROM share_access
+             WHERE asset_id = ? ORDER BY at DESC, id DESC LIMIT ? OFFSET ?",
+        )
+        .bind(asset_id)
+        .bind(i64::from(limit))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        let records = rows
+            .iter()
+            .map(|row| {
+                Ok(AccessRecord {
+                    asset_id: row.try_get("asset_id")?,
+                    owner_project_id: row.try_get("owner_project_id")?,
+                    reader_project_id: row.try_get("reader_project_id")?,
+                    action: row.try_get("action")?,
+                    at: from_micros(row.try_get("at")?),
+                })
+            })
+            .collect::<Result<_, CatalogError>>()?;
+        Ok((u64::try_from(total).unwrap_or(0), records))
     }
 
     async fn claim_job(

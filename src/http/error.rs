@@ -128,6 +128,8 @@ has_code!(
     crate::catalog::CatalogError,
     crate::blobs::BlobError,
     crate::service::files::FileError,
+    crate::service::admin::AdminError,
+    crate::service::webhooks::WebhookError,
 );
 
 impl<E: HasCode> From<E> for ApiError {

@@ -24,7 +24,7 @@ use tracing::Level;
 use crate::app::App;
 use crate::error::Code;
 use error::ApiError;
-use routes::{assets, files, health, tokens};
+use routes::{admin, assets, files, health, tokens, webhooks};
 
 /// Request ids are 32 lowercase hex characters.
 #[derive(Clone, Copy, Default)]
@@ -89,6 +89,37 @@ pub fn router(app: App) -> Router {
         .route(
             "/v1/{project_id}/files/{file_id}/complete",
             post(files::confirm_file_upload),
+        )
+        .route(
+            "/v1/{project_id}/digital-assets/{asset_id}/access-logs",
+            get(assets::list_access_logs),
+        )
+        .route(
+            "/v1/{project_id}/webhook",
+            get(webhooks::show_webhook)
+                .put(webhooks::put_webhook)
+                .delete(webhooks::delete_webhook),
+        )
+        .route("/v1/{project_id}/admin/reviews", get(admin::list_reviews))
+        .route(
+            "/v1/{project_id}/admin/reviews/{file_id}",
+            post(admin::decide_review),
+        )
+        .route(
+            "/v1/{project_id}/admin/review-whitelist",
+            get(admin::list_review_whitelist),
+        )
+        .route(
+            "/v1/{project_id}/admin/review-whitelist/{target}",
+            put(admin::add_review_whitelist).delete(admin::remove_review_whitelist),
+        )
+        .route(
+            "/v1/{project_id}/admin/digital-assets/{asset_id}/block",
+            post(admin::block_asset),
+        )
+        .route(
+            "/v1/{project_id}/admin/digital-assets/{asset_id}/unblock",
+            post(admin::unblock_asset),
         )
         .route("/v1/{project_id}/auth-tokens", post(tokens::create_token))
         .route_layer(from_fn_with_state(app.clone(), auth::authenticate));

@@ -3,7 +3,9 @@
 //! runs, retry with backoff up to a cap, and on permanent failure let the job mark its asset
 //! FAILED with a reason. A job kind's serde tag is persisted: never rename it.
 
+pub mod governance;
 pub mod process;
+pub mod review;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +32,49 @@ pub enum Job {
         /// Its MAIN file.
         file_id: String,
     },
+    /// Run a scheduled BLOCK or DELETE (`auto_operation_config`).
+    #[serde(rename = "auto_operation")]
+    AutoOperation {
+        /// The asset.
+        asset_id: String,
+        /// What to do.
+        operation: crate::model::AutoOperation,
+        /// The scheduled time as configured; the job is void if the schedule changed.
+        operation_time: String,
+    },
+    /// Empty the recycle bin: DELETING → DELETED once the retention has passed.
+    #[serde(rename = "recycle")]
+    Recycle {
+        /// The asset.
+        asset_id: String,
+        /// When it entered the recycle bin; void if it was restored and deleted again.
+        deleted_at: String,
+    },
+    /// Remove the bytes of every file of a DELETED asset.
+    #[serde(rename = "purge_files")]
+    PurgeFiles {
+        /// The asset.
+        asset_id: String,
+    },
+    /// End sharing at `expire_time`.
+    #[serde(rename = "share_expiry")]
+    ShareExpiry {
+        /// The asset.
+        asset_id: String,
+        /// The expiry as configured; void if sharing changed since.
+        expire_time: String,
+    },
+    /// Cancel abandoned uploads and remove stale temporary objects.
+    #[serde(rename = "sweep_uploads")]
+    SweepUploads,
+    /// POST an event to the project's webhook.
+    #[serde(rename = "deliver_event")]
+    DeliverEvent {
+        /// The project whose webhook receives it.
+        project_id: String,
+        /// The event.
+        event: serde_json::Value,
+    },
 }
 
 impl Job {
@@ -37,18 +82,42 @@ impl Job {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::ProcessMainFile { .. } => "process_main_file",
+            Self::AutoOperation { .. } => "auto_operation",
+            Self::Recycle { .. } => "recycle",
+            Self::PurgeFiles { .. } => "purge_files",
+            Self::ShareExpiry { .. } => "share_expiry",
+            Self::SweepUploads => "sweep_uploads",
+            Self::DeliverEvent { .. } => crate::catalog::EVENT_JOB_KIND,
         }
     }
 
     /// The job as a catalogue row, due now.
     pub fn to_new(&self, max_attempts: i32) -> NewJob {
         let dedup_key = match self {
-            Self::ProcessMainFile { file_id, .. } => format!("process_main_file:{file_id}"),
+            Self::ProcessMainFile { file_id, .. } => Some(format!("process_main_file:{file_id}")),
+            Self::AutoOperation {
+                asset_id,
+                operation,
+                operation_time,
+            } => Some(format!(
+                "auto_operation:{asset_id}:{operation}:{operation_time}"
+            )),
+            Self::Recycle {
+                asset_id,
+                deleted_at,
+            } => Some(format!("recycle:{asset_id}:{deleted_at}")),
+            Self::PurgeFiles { asset_id } => Some(format!("purge_files:{asset_id}")),
+            Self::ShareExpiry {
+                asset_id,
+                expire_time,
+            } => Some(format!("share_expiry:{asset_id}:{expire_time}")),
+            Self::SweepUploads => Some("sweep_uploads".to_owned()),
+            Self::DeliverEvent { .. } => None,
         };
         NewJob {
             kind: self.kind().to_owned(),
             payload: serde_json::to_string(self).expect("jobs serialize"),
-            dedup_key: Some(dedup_key),
+            dedup_key,
             run_after: OffsetDateTime::now_utc(),
             max_attempts,
         }
@@ -97,6 +166,10 @@ pub struct JobContext {
     pub config: Arc<Config>,
     /// Woken when jobs are enqueued.
     pub wake: Arc<Notify>,
+    /// The file service (for the upload sweep).
+    pub files: Arc<crate::service::files::Files>,
+    /// HTTP client for webhooks and the external reviewer.
+    pub http: reqwest::Client,
 }
 
 impl JobContext {
@@ -239,6 +312,24 @@ async fn run_job(ctx: &JobContext, job: &Job) -> Result<(), JobFailure> {
         Job::ProcessMainFile { asset_id, file_id } => {
             process::process_main_file(ctx, asset_id, file_id).await
         }
+        Job::AutoOperation {
+            asset_id,
+            operation,
+            operation_time,
+        } => governance::auto_operation(ctx, asset_id, *operation, operation_time).await,
+        Job::Recycle {
+            asset_id,
+            deleted_at,
+        } => governance::recycle(ctx, asset_id, deleted_at).await,
+        Job::PurgeFiles { asset_id } => governance::purge_files(ctx, asset_id).await,
+        Job::ShareExpiry {
+            asset_id,
+            expire_time,
+        } => governance::share_expiry(ctx, asset_id, expire_time).await,
+        Job::SweepUploads => governance::sweep_uploads(ctx).await,
+        Job::DeliverEvent { project_id, event } => {
+            governance::deliver_event(ctx, project_id, event).await
+        }
     }
 }
 
@@ -247,6 +338,8 @@ async fn give_up(ctx: &JobContext, job: &Job, reason: &str) -> Result<(), JobFai
         Job::ProcessMainFile { asset_id, file_id } => {
             process::fail_main_file(ctx, asset_id, file_id, reason).await
         }
+        // Timers and deliveries have no asset to fail; the FAILED job row is the record.
+        _ => Ok(()),
     }
 }
 

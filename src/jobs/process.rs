@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use super::review::{self, Verdict};
 use super::{JobContext, JobFailure};
 use crate::blobs::BlobKey;
 use crate::catalog::{Asset, CatalogError, Derived, FileRecord, Write};
@@ -18,8 +19,8 @@ use crate::media::probe::{self, Probe, WebLimits};
 use crate::media::runner::{JobDir, ToolError};
 use crate::media::{slides, video};
 use crate::model::{
-    AssetExtraMeta, AssetState, AssetType, ErrorInfo, FileCategory, FileState, PptAnalysisStatus,
-    PptAssetMeta, PptPageInfo, TranscodingStatus,
+    AssetExtraMeta, AssetState, AssetType, ErrorInfo, FailType, FileCategory, FileState,
+    PptAnalysisStatus, PptAssetMeta, PptPageInfo, TranscodingStatus,
 };
 
 /// Pages rendered from a deck at most (seed: "only the first 50 pages will be converted").
@@ -154,8 +155,26 @@ fn deleted(asset: &Asset) -> bool {
     )
 }
 
-/// The state an asset whose MAIN file finished processing should have.
-fn activate(asset: &mut Asset) {
+/// Fails an asset whose MAIN file review rejected.
+pub fn reject(asset: &mut Asset, fail_type: FailType, reason: &str) {
+    let message = format!("review rejected the main file: {reason}");
+    match asset.asset_state {
+        AssetState::Creating | AssetState::Failed => {
+            asset.asset_state = AssetState::Failed;
+            asset.fail_type = Some(fail_type);
+            asset.reason = Some(message);
+        }
+        AssetState::Deleting if asset.state_before_delete == Some(AssetState::Creating) => {
+            asset.state_before_delete = Some(AssetState::Failed);
+            asset.fail_type = Some(fail_type);
+            asset.reason = Some(message);
+        }
+        _ => {}
+    }
+}
+
+/// The state an asset whose MAIN file passed processing and review should have.
+pub fn activate(asset: &mut Asset) {
     match asset.asset_state {
         AssetState::Creating | AssetState::Failed => {
             asset.asset_state = AssetState::Actived;
@@ -210,14 +229,10 @@ pub async fn process_main_file(
         AssetType::Ppt => process_deck(ctx, &asset, &file, &input, work.path(), &mut out).await?,
         _ => {}
     }
-    review_hook(&asset, &file, &out)?;
-    commit(ctx, asset_id, file_id, out).await
-}
-
-/// Content review before an asset becomes usable. A pass-through until the governance work
-/// lands: everything that processed cleanly passes.
-fn review_hook(_asset: &Asset, _file: &FileRecord, _out: &Processed) -> Result<(), JobFailure> {
-    Ok(())
+    let mut merged = asset.asset_extra_meta.clone();
+    merged.merge(out.meta.clone());
+    let verdict = review::review(ctx, &asset, &file, &merged).await?;
+    commit(ctx, asset_id, file_id, out, verdict).await
 }
 
 async fn process_image(
@@ -548,12 +563,13 @@ fn deck_failure(what: &str, e: slides::SlidesError) -> JobFailure {
     }
 }
 
-/// Records the results and activates the asset, in one write.
+/// Records the results and settles file and asset by the review's verdict, in one write.
 async fn commit(
     ctx: &JobContext,
     asset_id: &str,
     file_id: &str,
     out: Processed,
+    verdict: Verdict,
 ) -> Result<(), JobFailure> {
     for _ in 0..WRITE_ATTEMPTS {
         let Some((mut asset, mut file)) = load(ctx, asset_id, file_id).await? else {
@@ -580,9 +596,22 @@ async fn commit(
                 }
             }
         }
-        activate(&mut asset);
+        match &verdict {
+            Verdict::Pass => {
+                activate(&mut asset);
+                file.state = FileState::Created;
+            }
+            Verdict::Manual(reason) => {
+                file.state = FileState::Review;
+                file.reason = Some(format!("waiting for manual review: {reason}"));
+            }
+            Verdict::Reject(reason) => {
+                file.state = FileState::Failed;
+                file.reason = Some(reason.clone());
+                reject(&mut asset, FailType::AutomaticReviewReject, reason);
+            }
+        }
         asset.update_time = now;
-        file.state = FileState::Created;
         file.video_transcoding_status = out.transcoding;
         file.update_time = now;
         let known: Vec<FileRecord> = ctx.catalog.files_of(&[asset_id.to_owned()]).await?;

@@ -11,9 +11,11 @@ use time::{Duration, OffsetDateTime, Time};
 use super::auth::Caller;
 use super::links::Links;
 use super::state::{self, StateConflict, States, Transition};
+use super::timers::{timers_for, TimerSettings};
+use crate::catalog::Derived;
 use crate::catalog::{
-    Asset, AssetQuery, AssetSource, Catalog, CatalogError, FileRecord, ShareRole, SortKey,
-    TextMatch, Write,
+    AccessRecord, Asset, AssetQuery, AssetSource, Catalog, CatalogError, FileRecord, ShareRole,
+    SortKey, TextMatch, Write,
 };
 use crate::error::Code;
 use crate::model::{
@@ -22,6 +24,7 @@ use crate::model::{
     SystemProperty, SystemPropertyAction, SystemPropertyKey, UpdateAssetBody, Validate,
     ValidationError,
 };
+use tokio::sync::Notify;
 
 /// Most ids accepted by one summary or batch request.
 pub const MAX_IDS_PER_REQUEST: usize = 1000;
@@ -81,8 +84,11 @@ pub struct FileView {
 pub struct AssetView {
     /// The stored record.
     pub asset: Asset,
-    /// Its files, oldest first.
+    /// Its files, oldest first. The generated thumbnail is not among them: the API has no
+    /// category for it and reports it as the summary's `thumbnail_url`.
     pub files: Vec<FileView>,
+    /// Download URL of the thumbnail processing made, when it may be downloaded.
+    pub thumbnail_url: Option<String>,
 }
 
 /// Brief information about one asset (`list_asset_summary`).
@@ -109,6 +115,8 @@ pub struct ActionOutcome {
 pub struct Assets {
     catalog: Arc<dyn Catalog>,
     links: Arc<Links>,
+    timers: TimerSettings,
+    wake: Arc<Notify>,
 }
 
 /// Whether the asset's files may be downloaded at all.
@@ -269,8 +277,28 @@ fn dedup_ids(ids: &[String]) -> Result<Vec<String>, AssetError> {
 
 impl Assets {
     /// The asset service over `catalog`, building file URLs with `links`.
-    pub fn new(catalog: Arc<dyn Catalog>, links: Arc<Links>) -> Self {
-        Self { catalog, links }
+    pub fn new(
+        catalog: Arc<dyn Catalog>,
+        links: Arc<Links>,
+        timers: TimerSettings,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            catalog,
+            links,
+            timers,
+            wake,
+        }
+    }
+
+    /// Commits a write and wakes the workers when it carries jobs.
+    async fn commit(&self, write: Write) -> Result<(), CatalogError> {
+        let queued = !write.jobs.is_empty();
+        self.catalog.apply(write).await?;
+        if queued {
+            self.wake.notify_waiters();
+        }
+        Ok(())
     }
 
     /// Creates an asset in CREATING.
@@ -328,12 +356,12 @@ impl Assets {
             deleted_at: None,
             version: 1,
         };
-        self.catalog
-            .apply(Write {
-                new_assets: vec![asset.clone()],
-                ..Write::default()
-            })
-            .await?;
+        self.commit(Write {
+            jobs: timers_for(None, &asset, self.timers),
+            new_assets: vec![asset.clone()],
+            ..Write::default()
+        })
+        .await?;
         tracing::info!(asset.id = %asset.asset_id, asset.r#type = %asset.asset_type, "asset created");
         Ok(asset)
     }
@@ -397,10 +425,11 @@ impl Assets {
                 return Ok(asset);
             }
             asset.update_time = OffsetDateTime::now_utc();
+            let jobs = timers_for(Some(&before), &asset, self.timers);
             match self
-                .catalog
-                .apply(Write {
+                .commit(Write {
                     assets: vec![asset.clone()],
+                    jobs,
                     ..Write::default()
                 })
                 .await
@@ -437,7 +466,13 @@ impl Assets {
         Ok(())
     }
 
-    async fn views(&self, assets: Vec<Asset>) -> Result<Vec<AssetView>, AssetError> {
+    /// Assets with their files as `caller` sees them: download URLs for files that passed,
+    /// and for the owner also owner-only URLs of files still in processing or review.
+    async fn views(
+        &self,
+        caller: &Caller,
+        assets: Vec<Asset>,
+    ) -> Result<Vec<AssetView>, AssetError> {
         let ids: Vec<String> = assets.iter().map(|a| a.asset_id.clone()).collect();
         let mut files = self.catalog.files_of(&ids).await?;
         let now = OffsetDateTime::now_utc();
@@ -452,22 +487,76 @@ impl Assets {
                     .into_iter()
                     .filter(|f| f.state != FileState::Deleted)
                     .map(|file| {
-                        let download_url = (downloadable
-                            && file.state == FileState::Created
-                            && file.blob_key.is_some())
-                        .then(|| self.links.download_url(&file.file_id, now));
+                        let owner = asset.project_id == caller.project_id;
+                        let pending = matches!(file.state, FileState::Uploaded | FileState::Review);
+                        let scope = match file.state {
+                            _ if !downloadable || file.blob_key.is_none() => None,
+                            FileState::Created => Some(false),
+                            _ if pending && owner => Some(true),
+                            _ => None,
+                        };
+                        let download_url =
+                            scope.map(|owner| self.links.download_url(&file.file_id, owner, now));
                         FileView { file, download_url }
                     })
-                    .collect();
-                AssetView { asset, files }
+                    .collect::<Vec<_>>();
+                let (thumbnails, files): (Vec<_>, Vec<_>) = files
+                    .into_iter()
+                    .partition(|f| f.file.derived == Some(Derived::Thumbnail));
+                let thumbnail_url = thumbnails.into_iter().find_map(|f| f.download_url);
+                AssetView {
+                    asset,
+                    files,
+                    thumbnail_url,
+                }
             })
             .collect())
+    }
+
+    /// Records reads of other projects' shared assets in their owners' access logs.
+    async fn record_reads(
+        &self,
+        caller: &Caller,
+        assets: &[Asset],
+        action: &str,
+    ) -> Result<(), AssetError> {
+        let at = OffsetDateTime::now_utc();
+        let records: Vec<AccessRecord> = assets
+            .iter()
+            .filter(|a| a.project_id != caller.project_id)
+            .map(|a| AccessRecord {
+                asset_id: a.asset_id.clone(),
+                owner_project_id: a.project_id.clone(),
+                reader_project_id: caller.project_id.clone(),
+                action: action.to_owned(),
+                at,
+            })
+            .collect();
+        Ok(self.catalog.record_access(&records).await?)
+    }
+
+    /// Who read an asset the caller owns (shared reads by other projects), newest first.
+    pub async fn access_log(
+        &self,
+        caller: &Caller,
+        asset_id: &str,
+        params: &[(String, String)],
+    ) -> Result<(u64, Vec<AccessRecord>), AssetError> {
+        let asset = self.load_owned(caller, asset_id).await?;
+        let limit = parse_int(params, "limit", 1, 100, 10)? as u32;
+        let offset = parse_int(params, "offset", 0, i64::from(i32::MAX), 0)? as u64;
+        Ok(self
+            .catalog
+            .access_log(&asset.asset_id, limit, offset)
+            .await?)
     }
 
     /// One asset with its files.
     pub async fn show(&self, caller: &Caller, asset_id: &str) -> Result<AssetView, AssetError> {
         let asset = self.load_readable(caller, asset_id).await?;
-        Ok(self.views(vec![asset]).await?.remove(0))
+        self.record_reads(caller, std::slice::from_ref(&asset), "show")
+            .await?;
+        Ok(self.views(caller, vec![asset]).await?.remove(0))
     }
 
     /// A filtered page of assets and the total count.
@@ -478,7 +567,8 @@ impl Assets {
     ) -> Result<(u64, Vec<AssetView>), AssetError> {
         let query = parse_list_query(caller, params)?;
         let page = self.catalog.list_assets(&query).await?;
-        Ok((page.count, self.views(page.assets).await?))
+        self.record_reads(caller, &page.assets, "list").await?;
+        Ok((page.count, self.views(caller, page.assets).await?))
     }
 
     /// Applies a partial update and returns the updated asset.
@@ -583,7 +673,7 @@ impl Assets {
                 Ok(())
             })
             .await?;
-        Ok(self.views(vec![asset]).await?.remove(0))
+        Ok(self.views(caller, vec![asset]).await?.remove(0))
     }
 
     /// Moves an asset to the recycle bin, or deletes it permanently when `force`.
@@ -629,7 +719,8 @@ impl Assets {
             .filter(|a| self.readable(caller, a, now))
             .collect();
         assets.sort_by_key(|a| ids.iter().position(|id| *id == a.asset_id));
-        let views = self.views(assets).await?;
+        self.record_reads(caller, &assets, "summary").await?;
+        let views = self.views(caller, assets).await?;
         Ok(views
             .into_iter()
             .map(|view| {
@@ -643,7 +734,7 @@ impl Assets {
                 };
                 AssetSummary {
                     cover_url: url_of(FileCategory::Cover),
-                    thumbnail_url: None,
+                    thumbnail_url: view.thumbnail_url,
                     asset: view.asset,
                 }
             })

@@ -834,15 +834,24 @@ impl Files {
         &self,
         file_id: &str,
         expires: i64,
+        owner: bool,
         signature: &str,
         range: Option<&str>,
     ) -> Result<Download, FileError> {
-        self.links
-            .verify_download(file_id, expires, signature, OffsetDateTime::now_utc())?;
+        self.links.verify_download(
+            file_id,
+            expires,
+            owner,
+            signature,
+            OffsetDateTime::now_utc(),
+        )?;
         let not_found = || FileError::NotFound(file_id.to_owned());
         let file = self.catalog.file(file_id).await?.ok_or_else(not_found)?;
         let blob_key = match (&file.state, &file.blob_key) {
             (FileState::Created, Some(_)) => BlobKey::File(file.file_id.clone()),
+            (FileState::Uploaded | FileState::Review, Some(_)) if owner => {
+                BlobKey::File(file.file_id.clone())
+            }
             _ => return Err(not_found()),
         };
         let asset = self

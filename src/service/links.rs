@@ -107,12 +107,20 @@ impl Links {
         )
     }
 
-    /// The URL to GET `file_id`'s bytes, valid for the configured download lifetime.
-    pub fn download_url(&self, file_id: &str, now: OffsetDateTime) -> String {
+    fn download_message(file_id: &str, expires: i64, owner: bool) -> String {
+        let scope = if owner { "owner" } else { "any" };
+        format!("GET\n{file_id}\n{expires}\n{scope}")
+    }
+
+    /// The URL to GET `file_id`'s bytes, valid for the configured download lifetime. An
+    /// `owner` URL also serves files still under processing or review (for the owner and the
+    /// reviewer); any other URL serves only files that passed.
+    pub fn download_url(&self, file_id: &str, owner: bool, now: OffsetDateTime) -> String {
         let expires = (now + self.download_ttl).unix_timestamp();
-        let signature = self.sign(&format!("GET\n{file_id}\n{expires}"));
+        let signature = self.sign(&Self::download_message(file_id, expires, owner));
+        let scope = if owner { "&scope=owner" } else { "" };
         format!(
-            "{}/downloads/{file_id}?expires={expires}&signature={signature}",
+            "{}/downloads/{file_id}?expires={expires}{scope}&signature={signature}",
             self.base_url
         )
     }
@@ -122,11 +130,12 @@ impl Links {
         &self,
         file_id: &str,
         expires: i64,
+        owner: bool,
         signature: &str,
         now: OffsetDateTime,
     ) -> Result<(), LinkError> {
         self.check(
-            &format!("GET\n{file_id}\n{expires}"),
+            &Self::download_message(file_id, expires, owner),
             expires,
             signature,
             now,
@@ -190,22 +199,37 @@ mod tests {
     fn a_download_url_expires_and_cannot_be_moved_to_another_file() {
         let now = OffsetDateTime::now_utc();
         let l = links();
-        let url = l.download_url("f1", now);
+        let url = l.download_url("f1", false, now);
         let expires: i64 = query(&url, "expires").parse().unwrap();
         let sig = query(&url, "signature");
-        assert_eq!(l.verify_download("f1", expires, &sig, now), Ok(()));
+        assert_eq!(l.verify_download("f1", expires, false, &sig, now), Ok(()));
         assert_eq!(
-            l.verify_download("f9", expires, &sig, now),
+            l.verify_download("f9", expires, false, &sig, now),
             Err(LinkError::BadSignature)
         );
         assert_eq!(
-            l.verify_download("f1", expires, "zz", now),
+            l.verify_download("f1", expires, false, "zz", now),
             Err(LinkError::BadSignature)
         );
         let later = now + time::Duration::seconds(61);
         assert_eq!(
-            l.verify_download("f1", expires, &sig, later),
+            l.verify_download("f1", expires, false, &sig, later),
             Err(LinkError::Expired)
+        );
+    }
+
+    #[test]
+    fn an_owner_download_url_is_not_a_public_one() {
+        let now = OffsetDateTime::now_utc();
+        let l = links();
+        let url = l.download_url("f1", true, now);
+        assert!(url.contains("scope=owner"));
+        let expires: i64 = query(&url, "expires").parse().unwrap();
+        let sig = query(&url, "signature");
+        assert_eq!(l.verify_download("f1", expires, true, &sig, now), Ok(()));
+        assert_eq!(
+            l.verify_download("f1", expires, false, &sig, now),
+            Err(LinkError::BadSignature)
         );
     }
 }

@@ -1,8 +1,11 @@
 //! The rules of the library, independent of HTTP: who may do what to which asset, and in
 //! which order things change.
 
+pub mod admin;
 pub mod assets;
 pub mod auth;
 pub mod files;
 pub mod links;
 pub mod state;
+pub mod timers;
+pub mod webhooks;

@@ -321,3 +321,41 @@ pub async fn batch_asset_action(
         results: outcomes.into_iter().map(Into::into).collect(),
     }))
 }
+
+/// One read of a shared asset by another project.
+#[derive(Debug, Serialize)]
+pub struct AccessLogEntry {
+    reader_project_id: String,
+    action: String,
+    time: String,
+}
+
+/// Reply of `list_access_logs`.
+#[derive(Debug, Serialize)]
+pub struct ListAccessLogsReply {
+    /// Reads in total.
+    pub count: u64,
+    /// This page, newest first.
+    pub logs: Vec<AccessLogEntry>,
+}
+
+/// GET `/v1/{project_id}/digital-assets/{asset_id}/access-logs` (owner only).
+pub async fn list_access_logs(
+    caller: Caller,
+    State(app): State<App>,
+    Path((_, asset_id)): Path<(String, String)>,
+    QueryPairs(params): QueryPairs,
+) -> Result<Json<ListAccessLogsReply>, ApiError> {
+    let (count, records) = app.assets.access_log(&caller, &asset_id, &params).await?;
+    Ok(Json(ListAccessLogsReply {
+        count,
+        logs: records
+            .into_iter()
+            .map(|r| AccessLogEntry {
+                reader_project_id: r.reader_project_id,
+                action: r.action,
+                time: rfc3339(r.at),
+            })
+            .collect(),
+    }))
+}

@@ -174,10 +174,11 @@ pub async fn download_file(
         .parse()
         .map_err(|_| bad())?;
     let signature = param(&pairs, "signature").ok_or_else(bad)?;
+    let owner = param(&pairs, "scope") == Some("owner");
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let download = match app
         .files
-        .download(&file_id, expires, signature, range)
+        .download(&file_id, expires, owner, signature, range)
         .await
     {
         Err(FileError::Unsatisfiable { total }) => {

@@ -1,10 +1,12 @@
 //! Handlers, one module per resource. Each handler extracts, calls one service function and
 //! converts the result to its `<Op>Reply`.
 
+pub mod admin;
 pub mod assets;
 pub mod files;
 pub mod health;
 pub mod tokens;
+pub mod webhooks;
 
 use axum::Json;
 use serde::Serialize;

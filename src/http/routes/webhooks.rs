@@ -1,0 +1,68 @@
+//! `/v1/{project_id}/webhook`: register, show and remove the project's event webhook.
+//! Deliveries are `POST`s of a JSON event with `X-Assetd-Timestamp` and
+//! `X-Assetd-Signature: sha256=<hex HMAC-SHA256(secret, "{timestamp}.{body}")>`.
+
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::{empty, EmptyReply};
+use crate::app::App;
+use crate::http::error::ApiError;
+use crate::http::extract::JsonBody;
+use crate::service::auth::Caller;
+
+/// Body of `put_webhook`.
+#[derive(Debug, Deserialize)]
+pub struct PutWebhookBody {
+    /// Where events are POSTed (http or https).
+    pub url: String,
+    /// HMAC secret, 16–256 characters; generated when absent.
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+/// Reply of `put_webhook`: the only time the secret is shown.
+#[derive(Debug, Serialize)]
+pub struct PutWebhookReply {
+    url: String,
+    secret: String,
+}
+
+/// Reply of `show_webhook`.
+#[derive(Debug, Serialize)]
+pub struct ShowWebhookReply {
+    url: Option<String>,
+}
+
+/// PUT `/v1/{project_id}/webhook`.
+pub async fn put_webhook(
+    caller: Caller,
+    State(app): State<App>,
+    JsonBody(body): JsonBody<PutWebhookBody>,
+) -> Result<Json<PutWebhookReply>, ApiError> {
+    let secret = app.webhooks.put(&caller, &body.url, body.secret).await?;
+    Ok(Json(PutWebhookReply {
+        url: body.url,
+        secret,
+    }))
+}
+
+/// GET `/v1/{project_id}/webhook`.
+pub async fn show_webhook(
+    caller: Caller,
+    State(app): State<App>,
+) -> Result<Json<ShowWebhookReply>, ApiError> {
+    Ok(Json(ShowWebhookReply {
+        url: app.webhooks.get(&caller).await?,
+    }))
+}
+
+/// DELETE `/v1/{project_id}/webhook`.
+pub async fn delete_webhook(
+    caller: Caller,
+    State(app): State<App>,
+) -> Result<Json<EmptyReply>, ApiError> {
+    app.webhooks.delete(&caller).await?;
+    Ok(empty())
+}
