@@ -8,7 +8,12 @@ need() { command -v "$1" >/dev/null 2>&1 || packages+=("$2"); }
 need ffmpeg ffmpeg
 need ffprobe ffmpeg
 need pdftoppm poppler-utils
+need pdfinfo poppler-utils
+need pdftotext poppler-utils
+command -v soffice >/dev/null 2>&1 || command -v libreoffice >/dev/null 2>&1 || packages+=(libreoffice-impress)
 
+# Each package once.
+mapfile -t packages < <(printf '%s\n' "${packages[@]}" | sort -u)
 if [ ${#packages[@]} -eq 0 ]; then
   exit 0
 fi
