@@ -13,7 +13,7 @@ need pdftotext poppler-utils
 command -v soffice >/dev/null 2>&1 || command -v libreoffice >/dev/null 2>&1 || packages+=(libreoffice-impress)
 
 # Each package once.
-mapfile -t packages < <(printf '%s\n' "${packages[@]}" | sort -u)
+mapfile -t packages < <(printf '%s\n' "${packages[@]}" | sort -u | awk NF)
 if [ ${#packages[@]} -eq 0 ]; then
   exit 0
 fi
