@@ -41,6 +41,14 @@ async fn route_not_found() -> ApiError {
     ApiError::new(Code::RouteNotFound, "no such API; check the URL")
 }
 
+/// Cross-region replication needs a second region; a single server says so plainly.
+async fn replication_unsupported() -> ApiError {
+    ApiError::new(
+        Code::InvalidParameter,
+        "asset replication between regions is not supported by this server",
+    )
+}
+
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
         Code::MethodNotAllowed,
@@ -120,6 +128,14 @@ pub fn router(app: App) -> Router {
         .route(
             "/v1/{project_id}/admin/digital-assets/{asset_id}/unblock",
             post(admin::unblock_asset),
+        )
+        .route(
+            "/v1/{project_id}/digital-assets/{asset_id}/replication-info",
+            get(replication_unsupported),
+        )
+        .route(
+            "/v1/{project_id}/digital-assets-by-replication-info",
+            post(replication_unsupported),
         )
         .route("/v1/{project_id}/auth-tokens", post(tokens::create_token))
         .route_layer(from_fn_with_state(app.clone(), auth::authenticate));
