@@ -86,6 +86,16 @@ fn derived_record(
     }
 }
 
+/// Whether `file` is an output of processing the MAIN file `main_file_id`: outputs carry the
+/// MAIN file's id and a suffix, so they go with it when it is deleted.
+pub fn made_from(file: &FileRecord, main_file_id: &str) -> bool {
+    file.derived.is_some()
+        && file
+            .file_id
+            .strip_prefix(main_file_id)
+            .is_some_and(|rest| rest.starts_with('-'))
+}
+
 fn stem(name: &str) -> &str {
     name.rsplit_once('.').map_or(name, |(s, _)| s)
 }
@@ -257,7 +267,14 @@ async fn process_image(
     })
     .await
     .map_err(|e| permanent("media_invalid", format!("image decoder crashed: {e}")))?;
-    let (header, thumb) = result.map_err(|e| permanent("media_invalid", e.to_string()))?;
+    let (header, thumb) = result.map_err(|e| {
+        // Reading the file or encoding the thumbnail failing is ours to retry, not the image's.
+        if e.is_permanent() {
+            permanent("media_invalid", e.to_string())
+        } else {
+            JobFailure::Retryable(format!("image: {e}"))
+        }
+    })?;
     out.meta.image_meta = Some(img::image_meta(&header, size));
     let thumb_path = work.join("thumbnail.jpg");
     tokio::fs::write(&thumb_path, thumb)
@@ -371,7 +388,7 @@ async fn process_video(
         )
         .await?;
         let rendition = work.join("web.mp4");
-        match video::transcode_web(&ctx.runner, input, &rendition, work, timeout).await {
+        match video::transcode_web(&ctx.runner, input, &rendition, &limits, work, timeout).await {
             Ok(()) => {
                 let mut record = derived_record(
                     file,
@@ -576,6 +593,16 @@ async fn commit(
             return Ok(());
         };
         if file.state != FileState::Uploaded {
+            if matches!(file.state, FileState::Deleting | FileState::Deleted) {
+                // The MAIN file went while it was processed: nothing will point at the
+                // outputs just stored.
+                for made in &out.derived {
+                    ctx.blobs
+                        .delete(&BlobKey::File(made.file_id.clone()))
+                        .await
+                        .ok();
+                }
+            }
             return Ok(());
         }
         let now = OffsetDateTime::now_utc();

@@ -1,6 +1,6 @@
-//! Content review: the stage between processing and ACTIVED. `no_need_review` is honoured
-//! only for whitelisted projects; otherwise the built-in rules run (a deny-list of content
-//! MD5s, a duration limit), then the external reviewer when one is configured. A reviewer
+//! Content review: the stage between processing and ACTIVED. Deny-listed content (by MD5) is
+//! always rejected; otherwise `no_need_review` is honoured for whitelisted projects, and for
+//! everyone else the duration rule runs, then the external reviewer when one is configured. A reviewer
 //! that fails or does not answer in time sends the file to the manual queue: nothing
 //! unreviewed becomes usable.
 
@@ -60,31 +60,26 @@ fn md5_b64(value: &str) -> Option<String> {
         .map(|b| base64::engine::general_purpose::STANDARD.encode(b))
 }
 
-/// The built-in rules alone.
-pub fn builtin(
-    deny_md5: &[String],
-    max_duration: Option<u64>,
-    file: &FileRecord,
-    meta: &AssetExtraMeta,
-) -> Option<String> {
-    if let Some(md5) = file.file_md5.as_deref() {
-        if deny_md5.iter().filter_map(|d| md5_b64(d)).any(|d| d == md5) {
-            return Some("the content is on the deny-list".to_owned());
-        }
-    }
-    let duration = meta
+/// The deny-list rule: content whose MD5 is listed is rejected, whitelist or not.
+pub fn deny_listed(deny_md5: &[String], file: &FileRecord) -> Option<String> {
+    let md5 = file.file_md5.as_deref()?;
+    deny_md5
+        .iter()
+        .filter_map(|d| md5_b64(d))
+        .any(|d| d == md5)
+        .then(|| "the content is on the deny-list".to_owned())
+}
+
+/// The duration rule: video or audio longer than the limit is rejected.
+pub fn too_long(max_duration: Option<u64>, meta: &AssetExtraMeta) -> Option<String> {
+    let limit = max_duration?;
+    let d = meta
         .video_meta
         .as_ref()
         .and_then(|m| m.duration)
-        .or_else(|| meta.audio_meta.as_ref().and_then(|m| m.duration));
-    if let (Some(limit), Some(d)) = (max_duration, duration) {
-        if u64::try_from(d).unwrap_or(0) > limit {
-            return Some(format!(
-                "the media is {d} s long; at most {limit} s is allowed"
-            ));
-        }
-    }
-    None
+        .or_else(|| meta.audio_meta.as_ref().and_then(|m| m.duration))?;
+    (u64::try_from(d).unwrap_or(0) > limit)
+        .then(|| format!("the media is {d} s long; at most {limit} s is allowed"))
 }
 
 /// Reviews a processed MAIN file.
@@ -99,15 +94,13 @@ pub async fn review(
         .as_ref()
         .and_then(|c| c.no_need_review)
         .unwrap_or(false);
+    if let Some(reason) = deny_listed(&ctx.config.review_deny_md5, file) {
+        return Ok(Verdict::Reject(reason));
+    }
     if skip && ctx.catalog.review_whitelisted(&asset.project_id).await? {
         return Ok(Verdict::Pass);
     }
-    if let Some(reason) = builtin(
-        &ctx.config.review_deny_md5,
-        ctx.config.review_max_duration_secs,
-        file,
-        meta,
-    ) {
+    if let Some(reason) = too_long(ctx.config.review_max_duration_secs, meta) {
         return Ok(Verdict::Reject(reason));
     }
     let Some(url) = &ctx.config.review_url else {
@@ -195,31 +188,17 @@ mod tests {
     #[test]
     fn the_deny_list_matches_hex_or_base64_md5s() {
         let f = file("1B2M2Y8AsgTpgAmY7PhCfg==");
-        let meta = AssetExtraMeta::default();
-        assert!(builtin(
-            &["d41d8cd98f00b204e9800998ecf8427e".into()],
-            None,
-            &f,
-            &meta
-        )
-        .is_some());
-        assert!(builtin(&["1B2M2Y8AsgTpgAmY7PhCfg==".into()], None, &f, &meta).is_some());
-        assert!(builtin(
-            &["00000000000000000000000000000000".into()],
-            None,
-            &f,
-            &meta
-        )
-        .is_none());
+        assert!(deny_listed(&["d41d8cd98f00b204e9800998ecf8427e".into()], &f).is_some());
+        assert!(deny_listed(&["1B2M2Y8AsgTpgAmY7PhCfg==".into()], &f).is_some());
+        assert!(deny_listed(&["00000000000000000000000000000000".into()], &f).is_none());
     }
 
     #[test]
     fn media_over_the_duration_limit_is_rejected() {
-        let f = file("1B2M2Y8AsgTpgAmY7PhCfg==");
         let meta: AssetExtraMeta =
             serde_json::from_value(serde_json::json!({"video_meta": {"duration": 61}})).unwrap();
-        assert!(builtin(&[], Some(60), &f, &meta).is_some());
-        assert!(builtin(&[], Some(61), &f, &meta).is_none());
-        assert!(builtin(&[], None, &f, &meta).is_none());
+        assert!(too_long(Some(60), &meta).is_some());
+        assert!(too_long(Some(61), &meta).is_none());
+        assert!(too_long(None, &meta).is_none());
     }
 }

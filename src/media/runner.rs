@@ -341,6 +341,8 @@ impl Runner {
             .kill_on_drop(true);
         #[cfg(unix)]
         cmd.process_group(0);
+        #[cfg(target_os = "linux")]
+        die_with_parent(&mut cmd);
 
         let started = Instant::now();
         let mut child = cmd.spawn().map_err(|source| match source.kind() {
@@ -414,6 +416,61 @@ impl Runner {
         })
     }
 }
+
+/// Asks the kernel to SIGKILL the tool when the thread that started it dies, so a server that
+/// is killed (SIGKILL, OOM) does not leave it running. Tools are started only from the
+/// runtime's worker threads, which live as long as the process. Grandchildren (LibreOffice's
+/// `soffice.bin`) are not covered; [`JobDir::sweep`] stops those at the next start.
+#[cfg(target_os = "linux")]
+fn die_with_parent(cmd: &mut Command) {
+    let parent = std::process::id();
+    // SAFETY: the closure runs in the child between fork and exec. It only makes the
+    // async-signal-safe calls prctl(2) and getppid(2) and allocates nothing, not even on its
+    // error path.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            // The server may have died before the request took effect.
+            if u32::try_from(libc::getppid()).ok() != Some(parent) {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Kills the processes whose working directory is inside `dir`: tools, and their children,
+/// that a killed server left running in a job directory (every tool runs in its job's
+/// directory, and its children inherit it).
+#[cfg(target_os = "linux")]
+fn kill_processes_in(dir: &Path) {
+    let (Ok(dir), Ok(procs)) = (std::fs::canonicalize(dir), std::fs::read_dir("/proc")) else {
+        return;
+    };
+    for entry in procs.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let inside =
+            std::fs::read_link(entry.path().join("cwd")).is_ok_and(|cwd| cwd.starts_with(&dir));
+        if inside && pid > 1 && u32::try_from(pid).ok() != Some(std::process::id()) {
+            tracing::warn!(pid, dir = %dir.display(), "killing a tool left running by a previous run");
+            // SAFETY: kill(2) has no memory-safety preconditions; ESRCH (gone) is fine.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn kill_processes_in(_dir: &Path) {}
 
 /// The child's process group (the child is its leader). Killed explicitly once the leader has
 /// exited or timed out, and on drop if the run future is abandoned.
@@ -526,8 +583,9 @@ impl JobDir {
         self.dir.path().join(name)
     }
 
-    /// Removes `job-*` directories left in `parent` by a crashed process; call at start-up,
-    /// before any job runs. Returns how many were removed; a missing `parent` is not an error.
+    /// Removes `job-*` directories left in `parent` by a crashed process, first killing any
+    /// tool still running in one; call at start-up, before any job runs. Returns how many were
+    /// removed; a missing `parent` is not an error.
     pub fn sweep(parent: &Path) -> io::Result<usize> {
         let entries = match std::fs::read_dir(parent) {
             Ok(entries) => entries,
@@ -542,6 +600,7 @@ impl JobDir {
                 .to_string_lossy()
                 .starts_with(JOB_DIR_PREFIX);
             if is_job && entry.file_type()?.is_dir() {
+                kill_processes_in(&entry.path());
                 std::fs::remove_dir_all(entry.path())?;
                 removed += 1;
             }
@@ -890,6 +949,42 @@ mod tests {
         assert!(kept.exists());
         std::fs::remove_dir_all(&parent).unwrap();
         assert_eq!(JobDir::sweep(&parent).unwrap(), 0);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_sweep_stops_tools_a_crashed_run_left_in_its_job_dirs() {
+        let parent = std::env::temp_dir()
+            .join("assetd-media-tests")
+            .join(format!("orphans-{}", uuid::Uuid::new_v4()));
+        let leftover = JobDir::new(&parent).unwrap();
+        let dir = leftover.path().to_owned();
+        std::mem::forget(leftover);
+        let mut orphan = std::process::Command::new("/bin/sleep")
+            .arg("60")
+            .current_dir(&dir)
+            .spawn()
+            .unwrap();
+        let bystander = JobDir::new(&std::env::temp_dir().join("assetd-media-tests")).unwrap();
+        let mut other = std::process::Command::new("/bin/sleep")
+            .arg("60")
+            .current_dir(bystander.path())
+            .spawn()
+            .unwrap();
+        assert_eq!(JobDir::sweep(&parent).unwrap(), 1);
+        let status = orphan.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(libc::SIGKILL)
+        );
+        assert!(!dir.exists());
+        assert!(
+            other.try_wait().unwrap().is_none(),
+            "only tools in swept dirs are killed"
+        );
+        other.kill().unwrap();
+        other.wait().unwrap();
+        std::fs::remove_dir_all(&parent).unwrap();
     }
 
     #[tokio::test]

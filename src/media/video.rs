@@ -8,6 +8,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::probe::WebLimits;
 use super::runner::{input_path_arg, output_path_arg, Runner, Tool, ToolError};
 
 /// How long one cover-frame grab may take.
@@ -211,19 +212,29 @@ fn parse_yavg(stdout: &[u8]) -> Option<f64> {
 /// Transcodes `input` to a web-playable MP4 at `out` (an absolute path): H.264 (libx264
 /// `veryfast`, CRF 23, 8-bit 4:2:0, even dimensions, at most 1920×1080 — 1080×1920 for
 /// portrait — keeping the aspect ratio and never upscaling, at most 60 fps) and AAC 128 kbit/s,
-/// with the index at the front (`+faststart`). Takes the first video stream that is not cover
-/// art and the first audio stream, if any. Reads local files only. A failed run may leave a
-/// partial `out`; discard it with the job directory.
+/// with the index at the front (`+faststart`). Tighter `limits` shrink the box and the frame
+/// rate further, so the rendition is itself within them. Takes the first video stream that is
+/// not cover art and the first audio stream, if any. Reads local files only. A failed run may
+/// leave a partial `out`; discard it with the job directory.
 pub async fn transcode_web(
     runner: &Runner,
     input: &Path,
     out: &Path,
+    limits: &WebLimits,
     cwd: &Path,
     timeout: Duration,
 ) -> Result<(), ToolError> {
     let input = input_path_arg(input)?;
     let out = output_path_arg(out)?;
-    let (long, short) = WEB_MAX_SIZE;
+    let long = WEB_MAX_SIZE
+        .0
+        .min(limits.max_width.max(limits.max_height))
+        .max(2);
+    let short = WEB_MAX_SIZE
+        .1
+        .min(limits.max_width.min(limits.max_height))
+        .max(2);
+    let fps = f64::from(WEB_MAX_FPS).min(limits.max_fps).max(1.0);
     // Quoted so the filter parser does not split the expressions at their commas.
     let scale = format!(
         "scale=w='if(gte(iw,ih),min(iw,{long}),min(iw,{short}))'\
@@ -259,7 +270,7 @@ pub async fn transcode_web(
             "-pix_fmt",
             "yuv420p",
             "-fpsmax",
-            &WEB_MAX_FPS.to_string(),
+            &fps.to_string(),
             "-c:a",
             "aac",
             "-b:a",
@@ -456,9 +467,16 @@ mod tests {
             -c:v libvpx-vp9 -b:v 300k -deadline realtime -cpu-used 8 -c:a libopus";
         let input = ffmpeg_make(&runner, job.path(), "in.webm", args).await;
         let out = job.file("web.mp4");
-        transcode_web(&runner, &input, &out, job.path(), Duration::from_secs(120))
-            .await
-            .unwrap();
+        transcode_web(
+            &runner,
+            &input,
+            &out,
+            &WebLimits::default(),
+            job.path(),
+            Duration::from_secs(120),
+        )
+        .await
+        .unwrap();
         let p = probe(&runner, &out, job.path()).await.unwrap();
         let (v, a) = (p.video.as_ref().unwrap(), p.audio.as_ref().unwrap());
         assert_eq!((v.codec.as_str(), a.codec.as_str()), ("h264", "aac"));
@@ -494,9 +512,16 @@ mod tests {
             );
             let input = ffmpeg_make(&runner, job.path(), &format!("{size}.mkv"), &args).await;
             let out = job.file(&format!("{size}.mp4"));
-            transcode_web(&runner, &input, &out, job.path(), Duration::from_secs(120))
-                .await
-                .unwrap();
+            transcode_web(
+                &runner,
+                &input,
+                &out,
+                &WebLimits::default(),
+                job.path(),
+                Duration::from_secs(120),
+            )
+            .await
+            .unwrap();
             let p = probe(&runner, &out, job.path()).await.unwrap();
             let v = p.video.as_ref().unwrap();
             assert_eq!((v.width, v.height), expected, "{size}");
@@ -520,6 +545,7 @@ mod tests {
             &runner,
             &input,
             &job.file("web.mp4"),
+            &WebLimits::default(),
             job.path(),
             Duration::from_millis(300),
         )

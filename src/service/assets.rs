@@ -127,6 +127,12 @@ pub fn files_downloadable(asset: &Asset) -> bool {
     )
 }
 
+/// Whether the asset's MAIN file has passed review (and processing). Until then only the
+/// owner may download any of its files, derived ones such as the thumbnail included.
+pub fn review_passed(asset: &Asset) -> bool {
+    !matches!(asset.asset_state, AssetState::Creating | AssetState::Failed)
+}
+
 /// 23:59:59 UTC of the day `now` falls on, plus 30 days: the default share expiry.
 fn default_share_expiry(now: OffsetDateTime) -> OffsetDateTime {
     now.replace_time(Time::from_hms(23, 59, 59).expect("valid time")) + Duration::days(30)
@@ -480,6 +486,7 @@ impl Assets {
             .into_iter()
             .map(|asset| {
                 let downloadable = files_downloadable(&asset);
+                let reviewed = review_passed(&asset);
                 let (mine, rest): (Vec<_>, Vec<_>) =
                     files.drain(..).partition(|f| f.asset_id == asset.asset_id);
                 files = rest;
@@ -488,11 +495,14 @@ impl Assets {
                     .filter(|f| f.state != FileState::Deleted)
                     .map(|file| {
                         let owner = asset.project_id == caller.project_id;
-                        let pending = matches!(file.state, FileState::Uploaded | FileState::Review);
                         let scope = match file.state {
                             _ if !downloadable || file.blob_key.is_none() => None,
-                            FileState::Created => Some(false),
-                            _ if pending && owner => Some(true),
+                            FileState::Created if reviewed => Some(false),
+                            FileState::Created | FileState::Uploaded | FileState::Review
+                                if owner =>
+                            {
+                                Some(true)
+                            }
                             _ => None,
                         };
                         let download_url =

@@ -11,12 +11,13 @@ use bytes::Bytes;
 use futures::Stream;
 use time::OffsetDateTime;
 
-use super::assets::files_downloadable;
+use super::assets::{files_downloadable, review_passed};
 use super::auth::Caller;
 use super::links::{LinkError, Links};
 use crate::blobs::{BlobError, BlobKey, BlobStore, Expect, Written};
 use crate::catalog::{Asset, Catalog, CatalogError, FileRecord, Write};
 use crate::error::Code;
+use crate::jobs::process::made_from;
 use crate::jobs::Job;
 use crate::media::sniff;
 use crate::model::files::{decode_md5, effective_file_type, extension};
@@ -815,10 +816,27 @@ impl Files {
             file.state = FileState::Deleted;
             file.update_time = now;
             let parts = file.multipart_count;
+            // What processing made from a MAIN file (cover, thumbnail, rendition, pages) goes
+            // with it, so a new MAIN file starts clean.
+            let mut made = Vec::new();
+            if file.asset_file_category == FileCategory::Main {
+                for mut output in self.catalog.files_of(&[file.asset_id.clone()]).await? {
+                    if made_from(&output, file_id) && output.state != FileState::Deleted {
+                        output.state = FileState::Deleted;
+                        output.update_time = now;
+                        made.push(output);
+                    }
+                }
+            }
+            let made_ids: Vec<String> = made.iter().map(|f| f.file_id.clone()).collect();
             write.files.push(file);
+            write.files.extend(made);
             match self.catalog.apply(write).await {
                 Ok(()) => {
                     self.remove_blobs(file_id, parts).await;
+                    for id in &made_ids {
+                        self.remove_blobs(id, None).await;
+                    }
                     return Ok(());
                 }
                 Err(CatalogError::Conflict) => continue,
@@ -847,6 +865,16 @@ impl Files {
         )?;
         let not_found = || FileError::NotFound(file_id.to_owned());
         let file = self.catalog.file(file_id).await?.ok_or_else(not_found)?;
+        let asset = self
+            .catalog
+            .asset(&file.asset_id)
+            .await?
+            .ok_or_else(not_found)?;
+        // The asset's state decides first, so the answer does not depend on whether the
+        // purge of a deleted asset's files has run yet.
+        if !files_downloadable(&asset) {
+            return Err(FileError::NotDownloadable(asset.asset_state));
+        }
         let blob_key = match (&file.state, &file.blob_key) {
             (FileState::Created, Some(_)) => BlobKey::File(file.file_id.clone()),
             (FileState::Uploaded | FileState::Review, Some(_)) if owner => {
@@ -854,13 +882,9 @@ impl Files {
             }
             _ => return Err(not_found()),
         };
-        let asset = self
-            .catalog
-            .asset(&file.asset_id)
-            .await?
-            .ok_or_else(not_found)?;
-        if !files_downloadable(&asset) {
-            return Err(FileError::NotDownloadable(asset.asset_state));
+        // A URL for anyone serves only content that passed review; see `review_passed`.
+        if !owner && !review_passed(&asset) {
+            return Err(not_found());
         }
         let total = self.blobs.size(&blob_key).await?.ok_or_else(not_found)?;
         let wanted = match range.map(|r| parse_range(r, total)) {

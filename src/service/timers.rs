@@ -56,6 +56,11 @@ pub fn timers_for(before: Option<&Asset>, after: &Asset, settings: TimerSettings
     }
     if before.map(|b| &b.auto_operation_config) != Some(&after.auto_operation_config) {
         for op in &after.auto_operation_config {
+            // An entry kept from `before` already has its job (pending, or run): enqueueing
+            // it again would run a BLOCK or DELETE that already fired a second time.
+            if before.is_some_and(|b| b.auto_operation_config.contains(op)) {
+                continue;
+            }
             let (Some(operation), Some(when)) = (op.operation, parse(op.operation_time.as_deref()))
             else {
                 continue;

@@ -309,9 +309,9 @@ impl TestServer {
         }
     }
 
-    /// The data directory.
+    /// The data directory (the one the server was configured with).
     pub fn data_dir(&self) -> &std::path::Path {
-        self.dir.path()
+        &self.app.config.data_dir
     }
 
     /// Stops the server and waits for it.
@@ -334,7 +334,8 @@ pub fn md5_b64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(data))
 }
 
-fn crc32(data: &[u8]) -> u32 {
+/// The CRC-32 (IEEE) of `data`, as PNG chunks and ZIP entries use it.
+pub fn crc32(data: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;
     for &b in data {
         crc ^= u32::from(b);
@@ -495,5 +496,388 @@ impl Client {
         self.put_upload(&url, data, Some(&md5_b64(data))).await.ok();
         self.confirm(&file_id, "CREATED").await.ok();
         file_id
+    }
+}
+
+// ---------------------------------------------------------------- media fixtures (api_media)
+
+/// A real media file of one format the API accepts, generated at test time (ffmpeg's lavfi
+/// sources, a hand-written PDF, LibreOffice for decks). Small: 320×240, two seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Media {
+    /// H.264 + AAC in MP4: web-standard.
+    Mp4,
+    /// H.264 + AAC in QuickTime.
+    Mov,
+    /// H.264 + AAC in MP4 with the `M4V ` brand: web-standard.
+    M4v,
+    /// H.263 + AAC in 3GP (176×144, 15 fps, 8 kHz mono).
+    ThreeGp,
+    /// H.264 + Vorbis in Matroska.
+    Mkv,
+    /// VP9 + Opus in WebM.
+    Webm,
+    /// Sorenson Spark + MP3 in FLV.
+    Flv,
+    /// MPEG-4 Part 2 + MP3 in AVI.
+    Avi,
+    /// WMV2 + WMA2 in ASF.
+    Wmv,
+    /// 16-bit PCM stereo WAV.
+    Wav,
+    /// MP3, 128 kbit/s.
+    Mp3,
+    /// AAC in M4A.
+    M4a,
+    /// JPEG, 320×240.
+    Jpeg,
+    /// PNG, 320×240.
+    Png,
+    /// Animated GIF, 160×120, ten frames.
+    Gif,
+    /// BMP, portrait 240×320.
+    Bmp,
+    /// A three-page PDF, page k showing "Page k".
+    Pdf,
+    /// A three-slide PPTX made by LibreOffice.
+    Pptx,
+    /// The same deck as a legacy PPT.
+    Ppt,
+}
+
+impl Media {
+    /// The file extension (also the declared `file_type`).
+    pub fn ext(self) -> &'static str {
+        match self {
+            Media::Mp4 => "mp4",
+            Media::Mov => "mov",
+            Media::M4v => "m4v",
+            Media::ThreeGp => "3gp",
+            Media::Mkv => "mkv",
+            Media::Webm => "webm",
+            Media::Flv => "flv",
+            Media::Avi => "avi",
+            Media::Wmv => "wmv",
+            Media::Wav => "wav",
+            Media::Mp3 => "mp3",
+            Media::M4a => "m4a",
+            Media::Jpeg => "jpg",
+            Media::Png => "png",
+            Media::Gif => "gif",
+            Media::Bmp => "bmp",
+            Media::Pdf => "pdf",
+            Media::Pptx => "pptx",
+            Media::Ppt => "ppt",
+        }
+    }
+
+    /// A file name with the format's extension.
+    pub fn file_name(self) -> String {
+        format!("sample.{}", self.ext())
+    }
+
+    /// The ffmpeg arguments (between `-y` and the output) that make it, for lavfi formats.
+    fn ffmpeg_args(self) -> Option<&'static str> {
+        Some(match self {
+            Media::Mp4 => concat!(
+                "-f lavfi -i testsrc2=size=320x240:rate=25 ",
+                "-f lavfi -i sine=frequency=440:sample_rate=44100 -t 2 ",
+                "-c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -b:a 96k -f mp4"
+            ),
+            Media::Mov => concat!(
+                "-f lavfi -i testsrc2=size=320x240:rate=25 ",
+                "-f lavfi -i sine=frequency=440:sample_rate=44100 -t 2 ",
+                "-c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -f mov"
+            ),
+            Media::M4v => concat!(
+                "-f lavfi -i testsrc2=size=320x240:rate=25 ",
+                "-f lavfi -i sine=frequency=440:sample_rate=44100 -t 2 ",
+                "-c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -f ipod"
+            ),
+            Media::ThreeGp => concat!(
+                "-f lavfi -i testsrc2=size=176x144:rate=15 ",
+                "-f lavfi -i sine=frequency=440:sample_rate=8000 -t 2 ",
+                "-c:v h263 -c:a aac -ac 1 -ar 8000 -f 3gp"
+            ),
+            Media::Mkv => concat!(
+                "-f lavfi -i testsrc2=size=320x240:rate=25 ",
+                "-f lavfi -i sine=frequency=440:sample_rate=44100 -t 2 ",
+                "-c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a libvorbis -f matroska"
+            ),
+            Media::Webm => concat!(
+                "-f lavfi -i testsrc2=size=320x240:rate=25 ",
+                "-f lavfi -i sine=frequency=440:sample_rate=48000 -t 2 ",
+                "-c:v libvpx-vp9 -b:v 300k -deadline realtime -cpu-used 8 -c:a libopus -f webm"
+            ),
+            Media::Flv => concat!(
+                "-f lavfi -i testsrc2=size=320x240:rate=25 ",
+                "-f lavfi -i sine=frequency=440:sample_rate=44100 -t 2 ",
+                "-c:v flv -c:a libmp3lame -f flv"
+            ),
+            Media::Avi => concat!(
+                "-f lavfi -i testsrc2=size=320x240:rate=25 ",
+                "-f lavfi -i sine=frequency=440:sample_rate=44100 -t 2 ",
+                "-c:v mpeg4 -c:a libmp3lame -f avi"
+            ),
+            Media::Wmv => concat!(
+                "-f lavfi -i testsrc2=size=320x240:rate=25 ",
+                "-f lavfi -i sine=frequency=440:sample_rate=44100 -t 2 ",
+                "-c:v wmv2 -c:a wmav2 -f asf"
+            ),
+            Media::Wav => {
+                "-f lavfi -i sine=frequency=440:sample_rate=44100 -t 2 -c:a pcm_s16le -ac 2 -f wav"
+            }
+            Media::Mp3 => {
+                "-f lavfi -i sine=frequency=440:sample_rate=44100 -t 2 -c:a libmp3lame -b:a 128k -f mp3"
+            }
+            Media::M4a => {
+                "-f lavfi -i sine=frequency=440:sample_rate=44100 -t 2 -c:a aac -b:a 128k -f ipod"
+            }
+            Media::Jpeg => "-f lavfi -i testsrc2=size=320x240 -frames:v 1 -f image2 -c:v mjpeg",
+            Media::Png => "-f lavfi -i testsrc2=size=320x240 -frames:v 1 -f image2 -c:v png",
+            Media::Gif => "-f lavfi -i testsrc2=size=160x120:rate=10 -t 1 -f gif",
+            Media::Bmp => "-f lavfi -i testsrc2=size=240x320 -frames:v 1 -f image2 -c:v bmp",
+            Media::Pdf | Media::Pptx | Media::Ppt => return None,
+        })
+    }
+}
+
+/// The bytes of `kind`, generated once per test process.
+pub fn fixture(kind: Media) -> Vec<u8> {
+    cached(&format!("{kind:?}"), || match kind {
+        Media::Pdf => pdf_pages(&["Page 1", "Page 2", "Page 3"]),
+        Media::Pptx | Media::Ppt => deck(
+            &[
+                "Hello from slide one",
+                "Slide two says hi",
+                "Goodbye from slide three",
+            ],
+            kind.ext(),
+        ),
+        _ => ffmpeg(kind.ffmpeg_args().expect("a lavfi format"), kind.ext()),
+    })
+}
+
+/// `make()`'s bytes, made once per test process under `key`; other tests asking for the
+/// same key wait for the first.
+pub fn cached(key: &str, make: impl FnOnce() -> Vec<u8>) -> Vec<u8> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Slots = Mutex<HashMap<String, Arc<OnceLock<Vec<u8>>>>>;
+    static SLOTS: OnceLock<Slots> = OnceLock::new();
+    let slot = SLOTS
+        .get_or_init(Slots::default)
+        .lock()
+        .unwrap()
+        .entry(key.to_owned())
+        .or_default()
+        .clone();
+    slot.get_or_init(make).clone()
+}
+
+/// Runs `ffmpeg -nostdin -v error -y <args> out.<ext>` (args split on whitespace) in a
+/// scratch directory and returns the output's bytes.
+pub fn ffmpeg(args: &str, ext: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join(format!("out.{ext}"));
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y"])
+        .args(args.split_whitespace())
+        .arg(&out)
+        .current_dir(dir.path())
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success(), "ffmpeg {args} failed: {status}");
+    std::fs::read(&out).unwrap()
+}
+
+/// `ffprobe -print_format json -show_format -show_streams` on `data` (named `x.<ext>`).
+pub fn ffprobe(data: &[u8], ext: &str) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join(format!("x.{ext}"));
+    std::fs::write(&input, data).unwrap();
+    let out = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+        ])
+        .arg(&input)
+        .output()
+        .expect("ffprobe runs");
+    assert!(
+        out.status.success(),
+        "ffprobe failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A valid PDF with one 320×180 page per entry of `texts`, each line of an entry drawn in
+/// Helvetica on its own line.
+pub fn pdf_pages(texts: &[&str]) -> Vec<u8> {
+    let n = texts.len();
+    let mut objects = vec![
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        format!(
+            "<< /Type /Pages /Kids [{}] /Count {n} >>",
+            (0..n)
+                .map(|i| format!("{} 0 R", 4 + 2 * i))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
+    ];
+    for (i, text) in texts.iter().enumerate() {
+        let lines: Vec<&str> = text.lines().collect();
+        // Tall enough for every line at 10 pt leading, never smaller than 320×180.
+        let height = (lines.len() * 10 + 40).max(180);
+        objects.push(format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 320 {height}] \
+             /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
+            5 + 2 * i
+        ));
+        let mut stream = format!("BT /F1 8 Tf 10 TL 20 {} Td", height - 30);
+        for line in lines {
+            let escaped = line
+                .replace('\\', "\\\\")
+                .replace('(', "\\(")
+                .replace(')', "\\)");
+            stream.push_str(&format!(" ({escaped}) Tj T*"));
+        }
+        stream.push_str(" ET");
+        objects.push(format!(
+            "<< /Length {} >>\nstream\n{stream}\nendstream",
+            stream.len()
+        ));
+    }
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for offset in offsets {
+        out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+/// A deck with one slide per entry of `slides` (each a line of text), written as flat ODF
+/// and converted to `ext` (`pptx` or `ppt`) by headless LibreOffice in a throwaway profile.
+pub fn deck(slides: &[&str], ext: &str) -> Vec<u8> {
+    let pages: String = slides
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            format!(
+                r#"<draw:page draw:name="page{}" draw:master-page-name="Default"><draw:frame svg:x="2cm" svg:y="2cm" svg:width="24cm" svg:height="4cm"><draw:text-box><text:p>{text}</text:p></draw:text-box></draw:frame></draw:page>"#,
+                i + 1
+            )
+        })
+        .collect();
+    let fodp = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<office:document xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" xmlns:fo="urn:oasis:names:tc:opendocument:xmlns:xsl-fo-compatible:1.0" xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" xmlns:presentation="urn:oasis:names:tc:opendocument:xmlns:presentation:1.0" office:version="1.2" office:mimetype="application/vnd.oasis.opendocument.presentation">
+<office:automatic-styles><style:page-layout style:name="PM1"><style:page-layout-properties fo:page-width="28cm" fo:page-height="15.75cm" style:print-orientation="landscape"/></style:page-layout></office:automatic-styles>
+<office:master-styles><style:master-page style:name="Default" style:page-layout-name="PM1"/></office:master-styles>
+<office:body><office:presentation>{pages}</office:presentation></office:body>
+</office:document>
+"#
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("deck.fodp");
+    std::fs::write(&input, fodp).unwrap();
+    let profile = format!(
+        "-env:UserInstallation=file://{}/profile",
+        dir.path().display()
+    );
+    let out = std::process::Command::new("soffice")
+        .args([
+            "--headless",
+            "--norestore",
+            "--nologo",
+            &profile,
+            "--convert-to",
+            ext,
+        ])
+        .arg("--outdir")
+        .arg(dir.path())
+        .arg(&input)
+        .current_dir(dir.path())
+        .env("HOME", dir.path())
+        .output()
+        .expect("soffice runs");
+    let path = dir.path().join(format!("deck.{ext}"));
+    assert!(
+        path.exists(),
+        "soffice wrote no {ext}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read(path).unwrap()
+}
+
+impl TestServer {
+    /// Waits (at most 60 s) until no job is RUNNING and returns the queue's counts.
+    pub async fn jobs_idle(&self) -> assetd::catalog::JobCounts {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let counts = self.app.catalog.job_counts().await.unwrap();
+            if counts.running == 0 {
+                return counts;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a job is stuck RUNNING: {counts:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Asserts that every job has settled: none is stuck RUNNING and none FAILED for good.
+    /// Tests that expect a permanent failure assert the FAILED asset instead.
+    pub async fn assert_jobs_settled(&self) {
+        let counts = self.jobs_idle().await;
+        assert_eq!(counts.failed, 0, "a job failed for good: {counts:?}");
+    }
+
+    /// Entries left under `<data_dir>/work` (job scratch directories).
+    pub fn work_leftovers(&self) -> Vec<String> {
+        std::fs::read_dir(self.data_dir().join("work"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+// ---------------------------------------------------------------- restarts (api_governance)
+
+impl TestServer {
+    /// Starts a server on an existing data directory, e.g. one a stopped server used, so a
+    /// test can restart "the same" server. The caller owns the directory and must keep it
+    /// alive for as long as any server uses it.
+    pub async fn spawn_in(data_dir: std::path::PathBuf, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_with(move |config| {
+            config.data_dir = data_dir;
+            tweak(config);
+        })
+        .await
     }
 }
