@@ -2,6 +2,7 @@
 //! probing and converting through ffmpeg and poppler).
 
 pub mod image;
+pub mod isobmff;
 pub mod probe;
 pub mod runner;
 pub mod slides;

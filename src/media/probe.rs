@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use super::runner::{input_path_arg, Runner, Tool, ToolError};
+use super::{isobmff, sniff};
 use crate::error::Code;
 use crate::model::enums::Orientation;
 use crate::model::meta::{AudioAssetMeta, ImageAssetMeta, VideoAssetMeta};
@@ -309,9 +310,52 @@ fn text(s: &str) -> String {
     s.chars().take(range::TEXT_CHARS).collect()
 }
 
+/// Probes `input` (an absolute path to a local regular file). ISO-BMFF files (MP4, MOV, 3GP,
+/// M4A) are read in-process by [`isobmff`](super::isobmff) when it understands them; anything
+/// else, or anything it declines, goes to ffprobe through [`probe_with_ffprobe`].
+pub async fn probe(runner: &Runner, input: &Path, cwd: &Path) -> Result<Probe, ProbeError> {
+    if let Some(probe) = probe_in_process(input).await {
+        return Ok(probe);
+    }
+    probe_with_ffprobe(runner, input, cwd).await
+}
+
+/// The in-process answer for an ISO-BMFF file, or `None` to ask ffprobe. The parser runs on
+/// a blocking thread; should it panic, the join error only means falling back.
+async fn probe_in_process(input: &Path) -> Option<Probe> {
+    let input = input.to_owned();
+    let outcome = tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut head = [0u8; 16];
+        let mut file = std::fs::File::open(&input).ok()?;
+        let n = file.read(&mut head).ok()?;
+        if sniff::sniff(&head[..n]) != Some(sniff::Family::IsoBmff) {
+            return None;
+        }
+        Some(isobmff::probe_file(&input))
+    })
+    .await;
+    match outcome {
+        Ok(Some(Ok(probe))) => Some(probe),
+        Ok(Some(Err(declined))) => {
+            tracing::debug!(reason = declined.0, "probing with ffprobe instead");
+            None
+        }
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "in-process probe failed; probing with ffprobe instead");
+            None
+        }
+    }
+}
+
 /// Runs ffprobe on `input` (an absolute path to a local regular file) with `cwd` as its
 /// working directory, and parses its report. The size falls back to the file's length.
-pub async fn probe(runner: &Runner, input: &Path, cwd: &Path) -> Result<Probe, ProbeError> {
+pub async fn probe_with_ffprobe(
+    runner: &Runner,
+    input: &Path,
+    cwd: &Path,
+) -> Result<Probe, ProbeError> {
     let json = run_ffprobe(runner, input, cwd).await?;
     let mut probe = parse_ffprobe(&json)?;
     if probe.size_bytes.is_none() {
@@ -491,7 +535,7 @@ fn ratio(rate: &str) -> Option<f64> {
 }
 
 /// At most two decimals without trailing zeros: 25 → `25`, 29.97002997 → `29.97`.
-fn decimal(v: f64) -> String {
+pub(super) fn decimal(v: f64) -> String {
     let s = format!("{v:.2}");
     s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
