@@ -6,10 +6,15 @@
 //! 3. the server's peak RSS (VmHWM) during both.
 //!
 //! Both servers run as child processes (the bare one is this binary re-run with
-//! `bare-server`), so their RSS is their own and the load generator's CPU cost is the same
-//! for both. Knobs, all optional: `BENCH_ASSETS` (1000000), `BENCH_SECS` (10 per throughput
-//! run), `BENCH_CONCURRENCY` (16), `BENCH_SAMPLES` (200 per list case), `BENCH_OUT` (table
-//! file), `BENCH_TMP` (parent of the scratch directory, /tmp), `BENCH_PHASES` (`create,list`).
+//! `bare-server`), so their RSS and CPU time are their own and the load generator is the same
+//! for both. The assets are seeded through `Catalog::apply`, 10,000 per `Write`: the rows the
+//! server itself writes.
+//!
+//! Knobs, all optional: `BENCH_ASSETS` (1000000), `BENCH_SECS` (10 per throughput run),
+//! `BENCH_CONCURRENCY` (16), `BENCH_SAMPLES` (200 per list case, or what 10 s allow),
+//! `BENCH_PHASES` (`create,list`), `BENCH_OUT` (table file), `BENCH_TMP` (parent of the
+//! scratch directory, /tmp), `BENCH_KEEP` (keep the scratch directory), `BENCH_LIST_DIR` (list
+//! a data directory seeded by an earlier run instead of seeding).
 
 use std::fmt::Write as _;
 use std::io::BufRead;
@@ -110,7 +115,7 @@ impl Server {
     }
 
     async fn wait_healthy(&mut self, http: &reqwest::Client) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_secs(300);
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait()? {
                 anyhow::bail!("{} exited early: {status}", self.name);
@@ -135,6 +140,21 @@ impl Server {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap_or(0)
     }
+}
+
+/// CPU time (user + system) a process has used so far, in microseconds.
+fn cpu_micros(pid: &str) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .map(|f| f.parse().unwrap_or(0))
+                .collect()
+        })
+        .unwrap_or_default();
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks of 10 ms.
+    (fields.get(11).unwrap_or(&0) + fields.get(12).unwrap_or(&0)) * 10_000
 }
 
 impl Drop for Server {
@@ -265,6 +285,8 @@ impl Signer {
 // Create throughput.
 
 struct LoadResult {
+    /// Requests answered in the whole run, warm-up included.
+    all: u64,
     ok: u64,
     failed: u64,
     secs: f64,
@@ -306,6 +328,7 @@ async fn create_load(
         let path = path.clone();
         let stop = stop.clone();
         tasks.push(tokio::spawn(async move {
+            let mut all = 0u64;
             let mut ok = 0u64;
             let mut failed = 0u64;
             let mut latencies = Vec::new();
@@ -317,6 +340,7 @@ async fn create_load(
                     .send(reqwest::Method::POST, &path, create_body(n))
                     .await;
                 let done = Instant::now();
+                all += 1;
                 if done >= measure_to {
                     break;
                 }
@@ -331,19 +355,21 @@ async fn create_load(
                     _ => failed += 1,
                 }
             }
-            (ok, failed, latencies)
+            (all, ok, failed, latencies)
         }));
     }
     tokio::time::sleep_until((measure_to).into()).await;
     stop.store(true, Ordering::Relaxed);
     let mut result = LoadResult {
+        all: 0,
         ok: 0,
         failed: 0,
         secs: secs.as_secs_f64(),
         latencies_us: Vec::new(),
     };
     for task in tasks {
-        let (ok, failed, latencies) = task.await.expect("load task");
+        let (all, ok, failed, latencies) = task.await.expect("load task");
+        result.all += all;
         result.ok += ok;
         result.failed += failed;
         result.latencies_us.extend(latencies);
@@ -369,6 +395,10 @@ struct Throughput {
     bare_rss_kib: u64,
     assetd_rss_kib: u64,
     created: u64,
+    /// Server CPU per request (µs): bare, assetd.
+    server_cpu_us: [f64; 2],
+    /// Load generator CPU per request (µs): against bare, against assetd.
+    client_cpu_us: [f64; 2],
 }
 
 async fn throughput(scratch: &Path, concurrency: usize, secs: u64) -> anyhow::Result<Throughput> {
@@ -388,6 +418,8 @@ async fn throughput(scratch: &Path, concurrency: usize, secs: u64) -> anyhow::Re
         bare_rss_kib: 0,
         assetd_rss_kib: 0,
         created: 0,
+        server_cpu_us: [0.0; 2],
+        client_cpu_us: [0.0; 2],
     };
     let mut assetd_latencies = Vec::new();
     // Interleaved rounds, so drift on the machine hits both sides alike.
@@ -401,7 +433,11 @@ async fn throughput(scratch: &Path, concurrency: usize, secs: u64) -> anyhow::Re
             sk: sk.clone(),
             http: Signer::http(concurrency),
         };
+        let (server0, client0) = (cpu_micros(&bare.child.id().to_string()), cpu_micros("self"));
         let r = create_load(&signer, concurrency, warmup, window).await;
+        let all = r.all.max(1) as f64 * 2.0;
+        out.server_cpu_us[0] += (cpu_micros(&bare.child.id().to_string()) - server0) as f64 / all;
+        out.client_cpu_us[0] += (cpu_micros("self") - client0) as f64 / all;
         out.failed += r.failed;
         out.bare.push(r.rate());
         out.bare_rss_kib = out.bare_rss_kib.max(bare.peak_rss_kib());
@@ -417,7 +453,12 @@ async fn throughput(scratch: &Path, concurrency: usize, secs: u64) -> anyhow::Re
             http: Signer::http(concurrency),
             ..signer
         };
+        let pid = server.child.id().to_string();
+        let (server0, client0) = (cpu_micros(&pid), cpu_micros("self"));
         let r = create_load(&signer, concurrency, warmup, window).await;
+        let all = r.all.max(1) as f64 * 2.0;
+        out.server_cpu_us[1] += (cpu_micros(&pid) - server0) as f64 / all;
+        out.client_cpu_us[1] += (cpu_micros("self") - client0) as f64 / all;
         out.failed += r.failed;
         out.assetd.push(r.rate());
         out.created += r.ok;
@@ -645,7 +686,9 @@ struct Seeded {
     name_probes: Vec<String>,
 }
 
-async fn seed(data_dir: &Path, project: &str, total: u64) -> anyhow::Result<Seeded> {
+/// Seeds `total` assets, or with `write` false only recomputes what a seeding would have
+/// produced (for `BENCH_LIST_DIR`, a data directory seeded earlier).
+async fn seed(data_dir: &Path, project: &str, total: u64, write: bool) -> anyhow::Result<Seeded> {
     std::fs::create_dir_all(data_dir)?;
     let url = format!("sqlite://{}", data_dir.join("catalog.db").display());
     let catalog = assetd::catalog::open(&url).await?;
@@ -662,7 +705,7 @@ async fn seed(data_dir: &Path, project: &str, total: u64) -> anyhow::Result<Seed
     let mut made = 0u64;
     while made < total {
         let n = (total - made).min(SEED_BATCH as u64);
-        let mut write = Write::default();
+        let mut batch = Write::default();
         for i in made..made + n {
             let created = first + time::Duration::microseconds((i as f64 * step_us) as i64);
             let asset = seeded_asset(&mut rng, project, created, now);
@@ -674,9 +717,11 @@ async fn seed(data_dir: &Path, project: &str, total: u64) -> anyhow::Result<Seed
                 let digits = &words[3][..words[3].len().min(3)];
                 name_probes.push(format!("{probe} {digits}"));
             }
-            write.new_assets.push(asset);
+            batch.new_assets.push(asset);
         }
-        catalog.apply(write).await?;
+        if write {
+            catalog.apply(batch).await?;
+        }
         made += n;
         if made % 100_000 == 0 {
             eprintln!(
@@ -747,6 +792,7 @@ fn list_cases(seeded: &Seeded) -> Vec<ListCase> {
         fixed("no filter (create_time asc)", &[]),
         fixed("no filter, newest first", &[("sort_dir", "desc")]),
         fixed("asset_type=VIDEO", &[("asset_type", "VIDEO")]),
+        fixed("asset_type=IMAGE,VIDEO", &[("asset_type", "IMAGE,VIDEO")]),
         fixed("asset_state=ACTIVED", &[("asset_state", "ACTIVED")]),
         fixed("asset_state=FAILED", &[("asset_state", "FAILED")]),
         fixed(
@@ -801,7 +847,7 @@ async fn list_latency(
         let mut latencies = Vec::new();
         let mut counts = Vec::new();
         let started = Instant::now();
-        // A few untimed requests first; then up to `samples`, but stop after 20 s.
+        // A few untimed requests first; then up to `samples`, or what 10 s allow (at least 5).
         for i in 0..samples + 3 {
             let query = &case.queries[i % case.queries.len()];
             let url = if query.is_empty() {
@@ -824,7 +870,7 @@ async fn list_latency(
             let reply: Value = serde_json::from_slice(&body)?;
             counts.push(reply["count"].as_u64().unwrap_or(0));
             latencies.push(took.as_micros() as u64);
-            if started.elapsed() > Duration::from_secs(20) && latencies.len() >= 20 {
+            if started.elapsed() > Duration::from_secs(10) && latencies.len() >= 5 {
                 break;
             }
         }
@@ -905,6 +951,11 @@ async fn run() -> anyhow::Result<()> {
         )?;
         writeln!(
             t,
+            "  CPU per request: bare server {:.0} us, assetd {:.0} us; load generator {:.0} / {:.0} us",
+            tp.server_cpu_us[0], tp.server_cpu_us[1], tp.client_cpu_us[0], tp.client_cpu_us[1]
+        )?;
+        writeln!(
+            t,
             "  peak RSS: bare {:.1} MiB, assetd {:.1} MiB (after {} creates)",
             mib(tp.bare_rss_kib),
             mib(tp.assetd_rss_kib),
@@ -915,8 +966,9 @@ async fn run() -> anyhow::Result<()> {
     if phases.contains("list") {
         eprintln!("seeding {total} assets through Catalog::apply, {SEED_BATCH} per Write");
         let project = "bench-list";
-        let data_dir = scratch.path().join("list");
-        let seeded = seed(&data_dir, project, total).await?;
+        let reuse = std::env::var_os("BENCH_LIST_DIR").map(PathBuf::from);
+        let data_dir = reuse.clone().unwrap_or_else(|| scratch.path().join("list"));
+        let seeded = seed(&data_dir, project, total, reuse.is_none()).await?;
         let db_bytes = std::fs::metadata(data_dir.join("catalog.db"))?.len();
 
         eprintln!("list latency: signed GET, one connection, up to {samples} samples per case");
@@ -968,6 +1020,9 @@ async fn run() -> anyhow::Result<()> {
         )?;
     }
 
+    if std::env::var_os("BENCH_KEEP").is_some() {
+        eprintln!("keeping {}", scratch.keep().display());
+    }
     print!("{t}");
     if let Some(dir) = out_path.parent() {
         std::fs::create_dir_all(dir)?;
