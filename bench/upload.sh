@@ -17,16 +17,14 @@ bin="$PWD/target/release/assetd"
 venv="${SMOKE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/assetd-sdk-smoke/venv}"
 [ -x "$venv/bin/python" ] || { echo "run ../shared/sdk-smoke/run.sh once to create the SDK venv" >&2; exit 2; }
 
-echo "generating ${size_mib} MiB of random data"
-"$venv/bin/python" - "$work/video.mp4" "$size_mib" <<'PY'
-import os, sys
-path, mib = sys.argv[1], int(sys.argv[2])
-block = os.urandom(1 << 20)
-with open(path, "wb") as f:
-    f.write(b"\0\0\0\x20ftypisom\0\0\x02\0isomiso2avc1mp41")
-    for _ in range(mib):
-        f.write(block)
-PY
+echo "generating a ~${size_mib} MiB H.264/AAC MP4 (a noise clip looped with -c copy)"
+ffmpeg -v error -y -f lavfi -i "nullsrc=s=1280x720:r=25,geq=random(1)*255:128:128" \
+  -f lavfi -i "sine=frequency=440:sample_rate=48000" -t 10 \
+  -c:v libx264 -preset ultrafast -crf 10 -pix_fmt yuv420p -c:a aac "$work/clip.mp4"
+clip_bytes=$(stat -c %s "$work/clip.mp4")
+loops=$(( size_mib * 1048576 / clip_bytes ))
+ffmpeg -v error -y -stream_loop "$loops" -i "$work/clip.mp4" -c copy "$work/video.mp4"
+rm -f "$work/clip.mp4"
 bytes=$(stat -c %s "$work/video.mp4")
 
 now() { date +%s.%N; }
@@ -52,15 +50,39 @@ c = (MetaStudioClient.new_builder().with_credentials(BasicCredentials("BENCHAK",
      .with_endpoint("http://127.0.0.1:%s" % port).build())
 a = c.create_digital_asset(CreateDigitalAssetRequest(body=CreateDigitalAssetRequestBody(asset_name="bench", asset_type="VIDEO"))).asset_id
 f = c.create_file(CreateFileRequest(body=FilesCreateReq(file_name="bench.mp4", file_md5=md5, file_size=size, asset_id=a, asset_file_category="MAIN")))
-print(f.upload_url)
+print(a, f.file_id, f.upload_url)
 PY
 )
+read -r asset_id file_id url <<<"$url"
 t0=$(now)
 code=$(curl -s -o /dev/null -w '%{http_code}' -T "$work/video.mp4" -H "Content-MD5: $md5_b64" -H "Content-Type: video/mp4" "$url")
 t1=$(now)
 upload_secs=$(echo "$t1 - $t0" | bc -l)
 [ "$code" = 200 ] || { echo "upload failed: HTTP $code"; tail "$work/serve.log"; exit 1; }
 rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+
+# The rest of the SDK flow: confirm, wait for ACTIVED, download and compare.
+download=$("$venv/bin/python" - "$port" "$asset_id" "$file_id" <<'PY'
+import sys, time
+from huaweicloudsdkcore.auth.credentials import BasicCredentials
+from huaweicloudsdkmetastudio.v1 import *
+port, asset_id, file_id = sys.argv[1:4]
+c = (MetaStudioClient.new_builder().with_credentials(BasicCredentials("BENCHAK", "BENCHSKBENCHSKBENCHSK", "benchproject"))
+     .with_endpoint("http://127.0.0.1:%s" % port).build())
+c.confirm_file_upload(ConfirmFileUploadRequest(file_id=file_id, body=ConfirmFileUploadRequestBody(state="CREATED")))
+deadline = time.time() + 600
+while True:
+    a = c.show_asset(ShowAssetRequest(asset_id=asset_id))
+    if a.asset_state in ("ACTIVED", "FAILED") or time.time() > deadline:
+        break
+    time.sleep(0.5)
+assert a.asset_state == "ACTIVED", (a.asset_state, a.reason)
+print([f for f in a.files if f.file_id == file_id][0].download_url)
+PY
+)
+curl -sf "$download" -o "$work/back.mp4"
+back_md5=$(md5sum "$work/back.mp4" | cut -d' ' -f1)
+[ "$back_md5" = "$md5_hex" ] || { echo "download differs from the upload"; exit 1; }
 
 mbps() { echo "scale=1; $bytes / $1 / 1048576" | bc -l; }
 {
@@ -70,5 +92,6 @@ mbps() { echo "scale=1; $bytes / $1 / 1048576" | bc -l; }
   printf '%-34s %8.2f s  %8s MiB/s\n' "assetd PUT upload_url (MD5 checked)" "$upload_secs" "$(mbps "$upload_secs")"
   printf 'ratio upload/md5sum throughput: %.2f (aim >= 0.9)\n' "$(echo "$md5_secs / $upload_secs" | bc -l)"
   printf 'ratio upload/dd throughput:     %.2f\n' "$(echo "$dd_secs / $upload_secs" | bc -l)"
-  printf 'assetd peak RSS: %d MiB (aim < 100)\n' "$((rss_kib / 1024))"
+  printf 'assetd peak RSS during the upload: %d MiB (aim < 100)\n' "$((rss_kib / 1024))"
+  echo "confirm -> ACTIVED through the SDK, then download_url returned the same ${bytes} bytes (MD5 $md5_hex)"
 } | tee "$out_dir/upload.txt"
