@@ -69,6 +69,8 @@ impl BlobKey {
 pub struct Expect {
     /// Exact size in bytes, when known.
     pub size: Option<u64>,
+    /// Upper bound in bytes when the exact size is not known (a part of a large file).
+    pub max_size: Option<u64>,
     /// MD5 digests the content must have (declared and `Content-MD5`), when known.
     pub md5: [Option<[u8; 16]>; 2],
 }
@@ -213,7 +215,7 @@ impl BlobStore {
             while let Some(chunk) = body.next().await {
                 let chunk = chunk.map_err(|e| BlobError::Body(e.to_string()))?;
                 total += chunk.len() as u64;
-                if let Some(size) = expect.size.filter(|s| total > *s) {
+                if let Some(size) = expect.size.or(expect.max_size).filter(|s| total > *s) {
                     return Err(BlobError::TooLarge(size));
                 }
                 if head.len() < crate::media::sniff::SNIFF_BYTES {
@@ -459,6 +461,7 @@ mod tests {
             let expect = Expect {
                 size: Some(data.len() as u64),
                 md5: [Some(md5_of(&data)), None],
+                ..Expect::default()
             };
             let written = store
                 .put_verified(&key, chunks(&data), expect)
@@ -490,6 +493,7 @@ mod tests {
             let wrong_md5 = Expect {
                 size: Some(data.len() as u64),
                 md5: [Some([0; 16]), None],
+                ..Expect::default()
             };
             let err = store
                 .put_verified(&key, chunks(&data), wrong_md5)
@@ -514,6 +518,15 @@ mod tests {
                 .await
                 .unwrap_err();
             assert!(matches!(err, BlobError::TooLarge(10)), "{err}");
+            let over_bound = Expect {
+                max_size: Some(99_999),
+                ..Expect::default()
+            };
+            let err = store
+                .put_verified(&key, chunks(&data), over_bound)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, BlobError::TooLarge(99_999)), "{err}");
             assert_eq!(store.size(&key).await.unwrap(), None);
         }
         let leftovers = std::fs::read_dir(dir.path().join("tmp"))

@@ -1136,6 +1136,12 @@ async fn large_file_parts_upload_resume_and_assemble() {
         .map(|r| r.status)
         .collect();
     assert_eq!(heads, [200, 404, 404]);
+    // A part larger than the whole declared file is refused and not stored.
+    let oversized = [&data[..], b"x"].concat();
+    c.put_upload(&urls[1], &oversized, None)
+        .await
+        .expect_error(400, "MSS.10001010");
+    assert_eq!(head(c, &urls[1]).await.status, 404);
     let stored = head(c, &urls[0]).await;
     assert_eq!(
         stored.headers["content-length"].to_str().unwrap(),

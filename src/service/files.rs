@@ -535,8 +535,13 @@ impl Files {
                 part: ticket.part,
             }
         };
+        // A part cannot be larger than the whole file it belongs to.
+        let max_size = file
+            .file_size
+            .unwrap_or(crate::model::files::MAX_LARGE_FILE_SIZE) as u64;
         let expect = Expect {
             size,
+            max_size: (!single).then_some(max_size),
             md5: [declared_md5, header_md5],
         };
         let written = match self.blobs.put_verified(&key, body, expect).await {
