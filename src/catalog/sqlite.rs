@@ -60,6 +60,18 @@ impl SqliteCatalog {
     }
 }
 
+/// Runs `work` as a task of its own. sqlx cannot roll back a transaction whose `BEGIN` was
+/// cancelled in flight (the connection goes back to the pool still holding the write lock),
+/// so work that opens a transaction on a pooled connection must not be dropped half-way when
+/// its caller is (a client hanging up, a worker stopping).
+async fn detached<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, CatalogError>> + Send + 'static,
+) -> Result<T, CatalogError> {
+    tokio::spawn(work).await.map_err(|e| {
+        CatalogError::Database(sqlx::Error::Protocol(format!("catalogue task failed: {e}")))
+    })?
+}
+
 /// Microseconds since the epoch: the stored form of every timestamp.
 fn micros(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000) as i64
@@ -784,24 +796,29 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn put_token(&self, token: &Token) -> Result<(), CatalogError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("DELETE FROM tokens WHERE expires_at < ?")
-            .bind(micros(OffsetDateTime::now_utc()))
+        let (pool, token) = (self.pool.clone(), token.clone());
+        detached(async move {
+            let token = &token;
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            sqlx::query("DELETE FROM tokens WHERE expires_at < ?")
+                .bind(micros(OffsetDateTime::now_utc()))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO tokens (token_hash, access_key, project_id, is_admin, expires_at)
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&token.token_hash)
+            .bind(&token.access_key)
+            .bind(&token.project_id)
+            .bind(token.is_admin)
+            .bind(micros(token.expires_at))
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO tokens (token_hash, access_key, project_id, is_admin, expires_at)
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&token.token_hash)
-        .bind(&token.access_key)
-        .bind(&token.project_id)
-        .bind(token.is_admin)
-        .bind(micros(token.expires_at))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     async fn token(&self, token_hash: &str) -> Result<Option<Token>, CatalogError> {
@@ -825,18 +842,24 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn server_secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, CatalogError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("INSERT OR IGNORE INTO server_secrets (name, value) VALUES (?, ?)")
-            .bind(name)
-            .bind(fresh)
-            .execute(&mut *tx)
-            .await?;
-        let value: Vec<u8> = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = ?")
-            .bind(name)
-            .fetch_one(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(value)
+        let (pool, name, fresh) = (self.pool.clone(), name.to_owned(), fresh.to_vec());
+        detached(async move {
+            let (name, fresh) = (name.as_str(), fresh.as_slice());
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            sqlx::query("INSERT OR IGNORE INTO server_secrets (name, value) VALUES (?, ?)")
+                .bind(name)
+                .bind(fresh)
+                .execute(&mut *tx)
+                .await?;
+            let value: Vec<u8> =
+                sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = ?")
+                    .bind(name)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            tx.commit().await?;
+            Ok(value)
+        })
+        .await
     }
 
     async fn asset(&self, asset_id: &str) -> Result<Option<Asset>, CatalogError> {
@@ -865,54 +888,60 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn list_assets(&self, query: &AssetQuery) -> Result<AssetPage, CatalogError> {
-        // One read transaction so the count and the page see the same snapshot.
-        let mut tx = self.pool.begin().await?;
-        let mut count = match counted_by_type_and_state(query) {
-            Some((types, states)) => {
-                let mut qb = QueryBuilder::new(
-                    "SELECT coalesce(sum(n), 0) FROM asset_counts a WHERE a.project_id = ",
-                );
-                qb.push_bind(query.project_id.clone());
-                push_in(
-                    &mut qb,
-                    "a.asset_type",
-                    types.iter().map(|t| t.as_str().to_owned()),
-                );
-                push_in(
-                    &mut qb,
-                    "a.asset_state",
-                    states.iter().map(|s| s.as_str().to_owned()),
-                );
-                qb
-            }
-            None => {
-                let mut qb = QueryBuilder::new("SELECT count(*)");
-                qb.push(listing_from(query));
-                push_filters(&mut qb, query);
-                qb
-            }
-        };
-        let total: i64 = count.build_query_scalar().fetch_one(&mut *tx).await?;
+        let (pool, query) = (self.pool.clone(), query.clone());
+        detached(async move {
+            let query = &query;
+            // One read transaction so the count and the page see the same snapshot.
+            let mut tx = pool.begin().await?;
+            let mut count = match counted_by_type_and_state(query) {
+                Some((types, states)) => {
+                    let mut qb = QueryBuilder::new(
+                        "SELECT coalesce(sum(n), 0) FROM asset_counts a WHERE a.project_id = ",
+                    );
+                    qb.push_bind(query.project_id.clone());
+                    push_in(
+                        &mut qb,
+                        "a.asset_type",
+                        types.iter().map(|t| t.as_str().to_owned()),
+                    );
+                    push_in(
+                        &mut qb,
+                        "a.asset_state",
+                        states.iter().map(|s| s.as_str().to_owned()),
+                    );
+                    qb
+                }
+                None => {
+                    let mut qb = QueryBuilder::new("SELECT count(*)");
+                    qb.push(listing_from(query));
+                    push_filters(&mut qb, query);
+                    qb
+                }
+            };
+            let total: i64 = count.build_query_scalar().fetch_one(&mut *tx).await?;
 
-        // The page's seqs first, then their documents: a plan that sorts carries seqs, not
-        // documents, and skipped rows are never read.
-        let mut page =
-            QueryBuilder::new("SELECT a.doc, a.version FROM assets a WHERE a.seq IN (SELECT a.seq");
-        page.push(listing_from(query));
-        push_filters(&mut page, query);
-        push_order(&mut page, query);
-        page.push(" LIMIT ")
-            .push_bind(i64::from(query.limit))
-            .push(" OFFSET ")
-            .push_bind(i64::try_from(query.offset).unwrap_or(i64::MAX))
-            .push(")");
-        push_order(&mut page, query);
-        let rows = page.build().fetch_all(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(AssetPage {
-            count: u64::try_from(total).unwrap_or(0),
-            assets: rows.iter().map(decode_asset).collect::<Result<_, _>>()?,
+            // The page's seqs first, then their documents: a plan that sorts carries seqs, not
+            // documents, and skipped rows are never read.
+            let mut page = QueryBuilder::new(
+                "SELECT a.doc, a.version FROM assets a WHERE a.seq IN (SELECT a.seq",
+            );
+            page.push(listing_from(query));
+            push_filters(&mut page, query);
+            push_order(&mut page, query);
+            page.push(" LIMIT ")
+                .push_bind(i64::from(query.limit))
+                .push(" OFFSET ")
+                .push_bind(i64::try_from(query.offset).unwrap_or(i64::MAX))
+                .push(")");
+            push_order(&mut page, query);
+            let rows = page.build().fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(AssetPage {
+                count: u64::try_from(total).unwrap_or(0),
+                assets: rows.iter().map(decode_asset).collect::<Result<_, _>>()?,
+            })
         })
+        .await
     }
 
     async fn file(&self, file_id: &str) -> Result<Option<FileRecord>, CatalogError> {
@@ -1065,25 +1094,30 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn record_access(&self, records: &[AccessRecord]) -> Result<(), CatalogError> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        for r in records {
-            sqlx::query(
-                "INSERT INTO share_access (asset_id, owner_project_id, reader_project_id, action, at)
-                 VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(&r.asset_id)
-            .bind(&r.owner_project_id)
-            .bind(&r.reader_project_id)
-            .bind(&r.action)
-            .bind(micros(r.at))
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let (pool, records) = (self.pool.clone(), records.to_vec());
+        detached(async move {
+            let records = records.as_slice();
+            if records.is_empty() {
+                return Ok(());
+            }
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            for r in records {
+                sqlx::query(
+                    "INSERT INTO share_access (asset_id, owner_project_id, reader_project_id, action, at)
+                     VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(&r.asset_id)
+                .bind(&r.owner_project_id)
+                .bind(&r.reader_project_id)
+                .bind(&r.action)
+                .bind(micros(r.at))
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     async fn access_log(
@@ -1126,36 +1160,41 @@ impl Catalog for SqliteCatalog {
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
     ) -> Result<Option<JobRecord>, CatalogError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let now = micros(now);
-        let row = sqlx::query(
-            "UPDATE jobs SET state = 'RUNNING', attempts = attempts + 1, lease_until = ?,
-                 worker = ?, updated_at = ?
-             WHERE id = (SELECT id FROM jobs
-                         WHERE (state = 'QUEUED' AND run_after <= ?)
-                            OR (state = 'RUNNING' AND lease_until < ?)
-                         ORDER BY run_after, id LIMIT 1)
-             RETURNING id, kind, payload, attempts, max_attempts, last_error",
-        )
-        .bind(micros(lease_until))
-        .bind(worker)
-        .bind(now)
-        .bind(now)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        row.map(|row| {
-            Ok(JobRecord {
-                id: row.try_get("id")?,
-                kind: row.try_get("kind")?,
-                payload: row.try_get("payload")?,
-                attempts: row.try_get("attempts")?,
-                max_attempts: row.try_get("max_attempts")?,
-                last_error: row.try_get("last_error")?,
+        let (pool, worker) = (self.pool.clone(), worker.to_owned());
+        detached(async move {
+            let worker = worker.as_str();
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            let now = micros(now);
+            let row = sqlx::query(
+                "UPDATE jobs SET state = 'RUNNING', attempts = attempts + 1, lease_until = ?,
+                     worker = ?, updated_at = ?
+                 WHERE id = (SELECT id FROM jobs
+                             WHERE (state = 'QUEUED' AND run_after <= ?)
+                                OR (state = 'RUNNING' AND lease_until < ?)
+                             ORDER BY run_after, id LIMIT 1)
+                 RETURNING id, kind, payload, attempts, max_attempts, last_error",
+            )
+            .bind(micros(lease_until))
+            .bind(worker)
+            .bind(now)
+            .bind(now)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            row.map(|row| {
+                Ok(JobRecord {
+                    id: row.try_get("id")?,
+                    kind: row.try_get("kind")?,
+                    payload: row.try_get("payload")?,
+                    attempts: row.try_get("attempts")?,
+                    max_attempts: row.try_get("max_attempts")?,
+                    last_error: row.try_get("last_error")?,
+                })
             })
+            .transpose()
         })
-        .transpose()
+        .await
     }
 
     async fn heartbeat_job(

@@ -234,7 +234,7 @@ async fn run_one(ctx: &Arc<JobContext>, worker: &str, record: JobRecord) {
         }
     };
 
-    let heartbeat = {
+    let heartbeat = AbortOnDrop({
         let ctx = ctx.clone();
         let worker = worker.to_owned();
         let id = record.id;
@@ -254,19 +254,21 @@ async fn run_one(ctx: &Arc<JobContext>, worker: &str, record: JobRecord) {
                 }
             }
         })
-    };
+    });
 
-    // A panic in a job must not take the worker down: run it as its own task.
-    let task = {
+    // A panic in a job must not take the worker down: run it as its own task. When the
+    // worker is stopped, the guard stops the job and its heartbeat with it; the job's lease
+    // then expires and another worker runs it again.
+    let mut task = AbortOnDrop({
         let ctx = ctx.clone();
         let job = job.clone();
         tokio::spawn(async move { run_job(&ctx, &job).await })
-    };
-    let result = match task.await {
+    });
+    let result = match (&mut task.0).await {
         Ok(r) => r,
         Err(e) => Err(JobFailure::Retryable(format!("job panicked: {e}"))),
     };
-    heartbeat.abort();
+    drop(heartbeat);
 
     let outcome = match result {
         Ok(()) => {
@@ -304,6 +306,15 @@ async fn run_one(ctx: &Arc<JobContext>, worker: &str, record: JobRecord) {
     };
     if let Err(e) = ctx.catalog.finish_job(record.id, worker, outcome).await {
         tracing::error!(error = %e, "could not record the job's outcome; its lease will expire and it will run again");
+    }
+}
+
+/// Aborts a task when dropped, so tasks started for a job end with the worker.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
