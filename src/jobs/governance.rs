@@ -32,7 +32,7 @@ pub fn timer_settings(ctx: &JobContext) -> TimerSettings {
 
 /// Read-modify-write of one asset with the timers the change needs. `change` returns
 /// whether it changed anything.
-async fn change_asset(
+pub(super) async fn change_asset(
     ctx: &JobContext,
     asset_id: &str,
     change: impl Fn(&mut Asset) -> bool,

@@ -130,32 +130,17 @@ async fn load(
     Ok(Some((asset, file)))
 }
 
-/// Read-modify-write of one asset from a job, retried on conflicts.
+/// Read-modify-write of one asset from a job (see [`super::governance::change_asset`]).
 async fn update_asset(
     ctx: &JobContext,
     asset_id: &str,
     change: impl Fn(&mut Asset),
 ) -> Result<(), JobFailure> {
-    for _ in 0..WRITE_ATTEMPTS {
-        let Some(mut asset) = ctx.catalog.asset(asset_id).await? else {
-            return Ok(());
-        };
-        change(&mut asset);
-        asset.update_time = OffsetDateTime::now_utc();
-        match ctx
-            .catalog
-            .apply(Write {
-                assets: vec![asset],
-                ..Write::default()
-            })
-            .await
-        {
-            Ok(()) => return Ok(()),
-            Err(CatalogError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(JobFailure::Retryable("asset kept changing".into()))
+    super::governance::change_asset(ctx, asset_id, |asset| {
+        change(asset);
+        true
+    })
+    .await
 }
 
 fn deleted(asset: &Asset) -> bool {
