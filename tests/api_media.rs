@@ -9,9 +9,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::child::{assetd, ChildServer};
 use common::{fixture, Client, Media, TestServer};
 use serde_json::{json, Map, Value};
 
@@ -1110,87 +1110,6 @@ const PROJECT: &str = "media-crash-project";
 const AK: &str = "MEDIACRASHACCESSKEY1";
 const SK: &str = "media-crash-secret-key-0123456789";
 
-fn assetd() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_assetd"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("ASSETD_") {
-            command.env_remove(key);
-        }
-    }
-    command.env("ASSETD_LOG", "warn");
-    command
-}
-
-/// A running `assetd serve` child, SIGKILLed when dropped.
-struct Serve {
-    child: Child,
-    base: String,
-    log: PathBuf,
-}
-
-impl Serve {
-    async fn start(data_dir: &Path, config: &Path, run: usize) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log = data_dir.with_file_name(format!("serve-{run}.log"));
-        let out = std::fs::File::create(&log).unwrap();
-        let child = assetd()
-            .arg("--data-dir")
-            .arg(data_dir)
-            .arg("--config")
-            .arg(config)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::from(out.try_clone().unwrap()))
-            .stderr(Stdio::from(out))
-            .spawn()
-            .expect("assetd starts");
-        let mut serve = Serve {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            log,
-        };
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = http.get(format!("{}/health", serve.base)).send().await {
-                if r.status() == 200 {
-                    return serve;
-                }
-            }
-            if let Some(status) = serve.child.try_wait().unwrap() {
-                panic!("assetd exited with {status}:\n{}", serve.log_text());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "not healthy:\n{}",
-                serve.log_text()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn kill_9(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 fn dir_entries(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .map(|d| {
@@ -1205,7 +1124,7 @@ fn dir_entries(dir: &Path) -> Vec<String> {
 struct Crashed {
     _dir: tempfile::TempDir,
     work: PathBuf,
-    server: Serve,
+    server: ChildServer,
     client: Client,
     asset_id: String,
     file_id: String,
@@ -1238,7 +1157,12 @@ async fn kill_9_mid_job(
         .unwrap();
     assert!(created.status.success(), "{created:?}");
 
-    let mut first_run = Serve::start(&data_dir, &config, 1).await;
+    let mut first_run = ChildServer::start(
+        &data_dir,
+        Some(&config),
+        data_dir.with_file_name("serve-1.log"),
+    )
+    .await;
     let c = Client::connect(&first_run.base, PROJECT, AK, SK);
     let asset_id = c.create_asset(&asset).await;
     let file_id = c.upload(&asset_id, name, "MAIN", data).await;
@@ -1271,7 +1195,12 @@ async fn kill_9_mid_job(
         assert_no_processes_under(&job, "the tool outlived the server").await;
     }
 
-    let second_run = Serve::start(&data_dir, &config, 2).await;
+    let second_run = ChildServer::start(
+        &data_dir,
+        Some(&config),
+        data_dir.with_file_name("serve-2.log"),
+    )
+    .await;
     assert!(
         !job.exists(),
         "the restart sweeps the killed job's directory"

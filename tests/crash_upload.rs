@@ -4,113 +4,20 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::child::{assetd, ChildServer};
 use common::{md5_b64, png, Client, Reply};
 use serde_json::json;
 
 const PROJECT: &str = "crash-project";
 const AK: &str = "CRASHTESTACCESSKEY01";
 const SK: &str = "crash-test-secret-key-0123456789";
-
-fn assetd() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_assetd"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("ASSETD_") {
-            command.env_remove(key);
-        }
-    }
-    command.env("ASSETD_LOG", "warn");
-    command
-}
-
-/// A free loopback port: bind port 0, note the port, release it.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A running `assetd serve`, SIGKILLed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-    log: PathBuf,
-}
-
-impl Server {
-    async fn start(data_dir: &Path, run: usize) -> Self {
-        let port = free_port();
-        let log = data_dir.join(format!("serve-{run}.log"));
-        let out = std::fs::File::create(&log).unwrap();
-        let child = assetd()
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::from(out.try_clone().unwrap()))
-            .stderr(Stdio::from(out))
-            .spawn()
-            .expect("assetd starts");
-        let mut server = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            log,
-        };
-        server.wait_healthy().await;
-        server
-    }
-
-    async fn wait_healthy(&mut self) {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = http.get(format!("{}/health", self.base)).send().await {
-                if r.status() == 200 {
-                    return;
-                }
-            }
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("assetd exited with {status}:\n{}", self.log_text());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "assetd not healthy after 60 s:\n{}",
-                self.log_text()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGKILL: no shutdown hooks, no flushing beyond what the kernel already has.
-    fn kill_9(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        let status = self.child.wait().unwrap();
-        assert!(!status.success(), "killed, not exited: {status}");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
 
 /// An ISO-BMFF file of `len` bytes (`ftyp` then an `mdat` of varied filler).
 fn mp4(len: usize) -> Vec<u8> {
@@ -174,7 +81,7 @@ async fn a_kill_9_mid_upload_loses_nothing_confirmed_and_leaves_no_partial_file(
         .unwrap();
     assert!(created.status.success(), "{created:?}");
 
-    let mut first_run = Server::start(&data_dir, 1).await;
+    let mut first_run = ChildServer::start(&data_dir, None, data_dir.join("serve-1.log")).await;
     let c = Client::connect(&first_run.base, PROJECT, AK, SK);
 
     // One file uploaded and confirmed before the crash. The assets are COMMON_FILE: this test
@@ -247,7 +154,7 @@ async fn a_kill_9_mid_upload_loses_nothing_confirmed_and_leaves_no_partial_file(
     // What the killed write left is a staging file under blobs/tmp, which no record points
     // to and the sweeper removes.
     // Restart on the same data directory.
-    let second_run = Server::start(&data_dir, 2).await;
+    let second_run = ChildServer::start(&data_dir, None, data_dir.join("serve-2.log")).await;
     let c = Client::connect(&second_run.base, PROJECT, AK, SK);
 
     let shown = c.show(&kept_asset).await;

@@ -2,6 +2,8 @@
 //! signs exactly like the official SDK.
 #![allow(dead_code)]
 
+pub mod child;
+
 use std::time::Duration;
 
 use assetd::app::App;

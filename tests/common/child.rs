@@ -1,0 +1,102 @@
+//! The real `assetd` binary as a child process, for tests that kill it with SIGKILL and
+//! restart it on the same data directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `assetd` with no inherited `ASSETD_*` settings and quiet logs.
+pub fn assetd() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_assetd"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("ASSETD_") {
+            command.env_remove(key);
+        }
+    }
+    command.env("ASSETD_LOG", "warn");
+    command
+}
+
+/// A running `assetd serve`, SIGKILLed when dropped.
+pub struct ChildServer {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    log: PathBuf,
+}
+
+impl ChildServer {
+    /// Serves `data_dir` (with `config` when given) on a free loopback port, logging to `log`,
+    /// and waits for `/health`.
+    pub async fn start(data_dir: &Path, config: Option<&Path>, log: PathBuf) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let out = std::fs::File::create(&log).unwrap();
+        let mut command = assetd();
+        command.arg("--data-dir").arg(data_dir);
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
+        let child = command
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::from(out.try_clone().unwrap()))
+            .stderr(Stdio::from(out))
+            .spawn()
+            .expect("assetd starts");
+        let mut server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+        };
+        server.wait_healthy().await;
+        server
+    }
+
+    async fn wait_healthy(&mut self) {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = http.get(format!("{}/health", self.base)).send().await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("assetd exited with {status}:\n{}", self.log_text());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "assetd not healthy after 60 s:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// What the server wrote so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: no shutdown hooks, no flushing beyond what the kernel already has.
+    pub fn kill_9(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        let status = self.child.wait().unwrap();
+        assert!(!status.success(), "killed, not exited: {status}");
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
