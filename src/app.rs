@@ -37,6 +37,8 @@ pub struct App {
     pub admin: Arc<crate::service::admin::Admin>,
     /// Webhooks.
     pub webhooks: Arc<crate::service::webhooks::Webhooks>,
+    /// The `/ready` checks.
+    pub readiness: Arc<crate::service::readiness::Readiness>,
 }
 
 impl App {
@@ -83,6 +85,10 @@ impl App {
             config.job_max_attempts,
         ));
         let config = Arc::new(config);
+        let readiness = Arc::new(crate::service::readiness::Readiness::new(
+            catalog.clone(),
+            blobs.clone(),
+        ));
         let jobs = Arc::new(JobContext {
             catalog: catalog.clone(),
             blobs,
@@ -102,6 +108,7 @@ impl App {
                 links.clone(),
             )),
             webhooks: Arc::new(crate::service::webhooks::Webhooks::new(catalog.clone())),
+            readiness,
             config,
             jobs,
             catalog,
@@ -118,6 +125,25 @@ impl App {
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        self.serve_with_metrics(listener, None, shutdown).await
+    }
+
+    /// Serves on `listener`, and `/metrics` alone on `metrics` when given (then the main
+    /// listener does not serve it), until `shutdown` resolves.
+    pub async fn serve_with_metrics(
+        self,
+        listener: TcpListener,
+        metrics: Option<TcpListener>,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let metrics = metrics.map(|listener| {
+            let router = crate::http::metrics_router(self.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            })
+        });
         match crate::media::runner::JobDir::sweep(&self.config.data_dir.join("work")) {
             Ok(0) | Err(_) => {}
             Ok(n) => tracing::info!(dirs = n, "removed work directories left by a previous run"),
@@ -133,6 +159,9 @@ impl App {
             .await
             .context("serving HTTP")?;
         sweeper.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         for worker in workers {
             worker.abort();
         }

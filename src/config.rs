@@ -69,6 +69,8 @@ pub struct Config {
     pub review_timeout_secs: u64,
     /// How long a webhook receiver may take to answer, in seconds.
     pub webhook_timeout_secs: u64,
+    /// Serve `/metrics` on this address instead of on `listen` (e.g. a private interface).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -101,6 +103,7 @@ impl Default for Config {
             review_url: None,
             review_timeout_secs: 10,
             webhook_timeout_secs: 10,
+            metrics_listen: None,
         }
     }
 }

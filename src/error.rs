@@ -36,6 +36,8 @@ pub enum Code {
     MethodNotAllowed,
     /// The feature exists in the API but this server does not provide it.
     NotImplemented,
+    /// A dependency (catalogue, blob store, external tool) is not working: `GET /ready`.
+    Unavailable,
     /// Anything unexpected; the cause is logged, never sent.
     Internal,
 }

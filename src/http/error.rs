@@ -68,6 +68,11 @@ pub fn wire(code: Code) -> (StatusCode, &'static str, &'static str) {
             "MSS.00000005",
             "Not implemented",
         ),
+        Code::Unavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "MSS.00000007",
+            "Service not ready",
+        ),
         Code::Internal => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "MSS.00000004",
@@ -192,6 +197,7 @@ mod tests {
             RouteNotFound,
             MethodNotAllowed,
             NotImplemented,
+            Unavailable,
             Internal,
         ] {
             let (status, mss, msg) = wire(code);

@@ -5,6 +5,7 @@
 
 pub mod governance;
 pub mod process;
+pub mod progress;
 pub mod review;
 
 use std::sync::Arc;
@@ -78,6 +79,17 @@ pub enum Job {
 }
 
 impl Job {
+    /// Every persisted tag, for reporting queue depth per kind.
+    pub const KINDS: &'static [&'static str] = &[
+        "process_main_file",
+        "auto_operation",
+        "recycle",
+        "purge_files",
+        "share_expiry",
+        "sweep_uploads",
+        crate::catalog::EVENT_JOB_KIND,
+    ];
+
     /// The persisted tag.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -374,6 +386,39 @@ mod tests {
             job.to_new(5).dedup_key.as_deref(),
             Some("process_main_file:f")
         );
+    }
+
+    #[test]
+    fn every_kind_is_listed() {
+        let jobs = [
+            Job::ProcessMainFile {
+                asset_id: "a".into(),
+                file_id: "f".into(),
+            },
+            Job::AutoOperation {
+                asset_id: "a".into(),
+                operation: crate::model::AutoOperation::Block,
+                operation_time: "t".into(),
+            },
+            Job::Recycle {
+                asset_id: "a".into(),
+                deleted_at: "t".into(),
+            },
+            Job::PurgeFiles {
+                asset_id: "a".into(),
+            },
+            Job::ShareExpiry {
+                asset_id: "a".into(),
+                expire_time: "t".into(),
+            },
+            Job::SweepUploads,
+            Job::DeliverEvent {
+                project_id: "p".into(),
+                event: serde_json::Value::Null,
+            },
+        ];
+        let kinds: Vec<&str> = jobs.iter().map(Job::kind).collect();
+        assert_eq!(kinds, Job::KINDS);
     }
 
     #[test]
