@@ -44,6 +44,8 @@ pub struct App {
 impl App {
     /// Opens the catalogue and builds every service.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        // Metrics recorded before the recorder exists would be lost.
+        crate::telemetry::handle();
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
         let catalog = catalog::open(&config.catalog_url())

@@ -370,7 +370,9 @@ impl BlobStore {
         if back? == probe {
             Ok(())
         } else {
-            Err(BlobError::Body("the probe object read back differently".into()))
+            Err(BlobError::Body(
+                "the probe object read back differently".into(),
+            ))
         }
     }
 

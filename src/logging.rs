@@ -28,7 +28,9 @@ impl LogFormat {
         match value.trim().to_ascii_lowercase().as_str() {
             "" | "text" => Ok(Self::Text),
             "json" => Ok(Self::Json),
-            other => anyhow::bail!("ASSETD_LOG_FORMAT={other} is not a log format; use text or json"),
+            other => {
+                anyhow::bail!("ASSETD_LOG_FORMAT={other} is not a log format; use text or json")
+            }
         }
     }
 }

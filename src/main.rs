@@ -224,7 +224,10 @@ async fn credentials(
                     );
                 }
             } else {
-                println!("{:<24} {:<36} {:<5} CREATED", "ACCESS_KEY", "PROJECT_ID", "ADMIN");
+                println!(
+                    "{:<24} {:<36} {:<5} CREATED",
+                    "ACCESS_KEY", "PROJECT_ID", "ADMIN"
+                );
                 for c in list {
                     println!(
                         "{:<24} {:<36} {:<5} {}",

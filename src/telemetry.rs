@@ -34,8 +34,7 @@ pub const REVIEW_QUEUE: &str = "assetd_review_queue_length";
 
 /// Histogram buckets in seconds, from a fast API call to a long transcode.
 const BUCKETS: &[f64] = &[
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
-    600.0,
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
 ];
 
 /// The route label of requests that matched no route.
@@ -64,21 +63,35 @@ pub fn handle() -> PrometheusHandle {
 }
 
 fn describe() {
-    describe_counter!(HTTP_REQUESTS, "HTTP requests by method, route template and status");
+    describe_counter!(
+        HTTP_REQUESTS,
+        "HTTP requests by method, route template and status"
+    );
     describe_histogram!(
         HTTP_DURATION,
         metrics::Unit::Seconds,
         "HTTP request latency by method, route template and status"
     );
-    describe_counter!(UPLOAD_BYTES, metrics::Unit::Bytes, "Bytes received by uploads");
-    describe_counter!(DOWNLOAD_BYTES, metrics::Unit::Bytes, "Bytes sent by downloads");
+    describe_counter!(
+        UPLOAD_BYTES,
+        metrics::Unit::Bytes,
+        "Bytes received by uploads"
+    );
+    describe_counter!(
+        DOWNLOAD_BYTES,
+        metrics::Unit::Bytes,
+        "Bytes sent by downloads"
+    );
     describe_counter!(TOOL_RUNS, "External tool runs by tool and outcome");
     describe_histogram!(
         TOOL_DURATION,
         metrics::Unit::Seconds,
         "External tool run time by tool and outcome, including the wait for a free tool slot"
     );
-    describe_gauge!(JOBS, "Background jobs by kind and state (queued, running, failed)");
+    describe_gauge!(
+        JOBS,
+        "Background jobs by kind and state (queued, running, failed)"
+    );
     describe_gauge!(ASSETS, "Assets by state");
     describe_gauge!(REVIEW_QUEUE, "Files waiting for manual review");
 }

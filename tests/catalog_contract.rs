@@ -1291,10 +1291,7 @@ async fn credentials_are_listed_without_secrets_and_deleted_with_their_tokens(c:
     .await
     .unwrap();
     let listed = c.list_credentials().await.unwrap();
-    let mine = listed
-        .iter()
-        .find(|i| i.access_key == ak)
-        .expect("listed");
+    let mine = listed.iter().find(|i| i.access_key == ak).expect("listed");
     assert_eq!(mine.project_id, "p-list");
     assert!(mine.is_admin);
     assert!(mine.created_at > OffsetDateTime::now_utc() - Duration::HOUR);
@@ -1313,7 +1310,12 @@ async fn credentials_are_listed_without_secrets_and_deleted_with_their_tokens(c:
     assert!(c.delete_credential(&ak).await.unwrap());
     assert!(c.credential(&ak).await.unwrap().is_none());
     assert!(c.token(&hash).await.unwrap().is_none(), "its tokens go too");
-    assert!(!c.list_credentials().await.unwrap().iter().any(|i| i.access_key == ak));
+    assert!(!c
+        .list_credentials()
+        .await
+        .unwrap()
+        .iter()
+        .any(|i| i.access_key == ak));
     assert!(!c.delete_credential(&ak).await.unwrap(), "already gone");
 }
 
@@ -1430,6 +1432,8 @@ async fn a_running_job_reports_progress_until_it_is_claimed_again(c: Cat) {
         .unwrap()
         .expect("claimable");
     assert_eq!(again.id, claimed.id);
-    c.finish_job(again.id, "w2", JobOutcome::Done).await.unwrap();
+    c.finish_job(again.id, "w2", JobOutcome::Done)
+        .await
+        .unwrap();
     assert!(c.job_status(&key).await.unwrap().is_none());
 }

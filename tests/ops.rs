@@ -75,7 +75,10 @@ async fn ready_lists_every_dependency_with_its_version_and_health_stays_cheap() 
     }
     let ffmpeg = checks.iter().find(|c| c["name"] == "ffmpeg").unwrap();
     assert!(
-        ffmpeg["detail"].as_str().unwrap().starts_with("ffmpeg version"),
+        ffmpeg["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("ffmpeg version"),
         "{ffmpeg}"
     );
     let (status, body, _) = get(&format!("{}/health", server.base)).await;
@@ -100,7 +103,10 @@ async fn ready_answers_503_naming_a_broken_blob_store_while_health_stays_ok() {
     assert_eq!(reply["status"], "not_ready");
     let msg = reply["error_msg"].as_str().unwrap();
     assert!(msg.contains("blob_store"), "{msg}");
-    assert!(!msg.contains("catalogue:"), "only the store is broken: {msg}");
+    assert!(
+        !msg.contains("catalogue:"),
+        "only the store is broken: {msg}"
+    );
     let (status, _, _) = get(&format!("{}/health", server.base)).await;
     assert_eq!(status, 200);
 
@@ -120,10 +126,22 @@ async fn doctor_prints_the_same_checks_for_an_operator() {
         .await
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
-    for line in ["catalogue", "blob_store", "ffmpeg", "ffprobe", "pdftoppm", "soffice"] {
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "catalogue",
+        "blob_store",
+        "ffmpeg",
+        "ffprobe",
+        "pdftoppm",
+        "soffice",
+    ] {
         assert!(
-            text.lines().any(|l| l.starts_with("ok ") && l.contains(line)),
+            text.lines()
+                .any(|l| l.starts_with("ok ") && l.contains(line)),
             "{line} not ok in:\n{text}"
         );
     }
@@ -189,13 +207,20 @@ async fn metrics_count_requests_by_route_template_bytes_tools_jobs_and_assets() 
     assert!(metric_value(
         &text,
         "assetd_http_requests_total",
-        &[("route", "/v1/{project_id}/digital-assets/{asset_id}"), ("status", "404")]
+        &[
+            ("route", "/v1/{project_id}/digital-assets/{asset_id}"),
+            ("status", "404")
+        ]
     )
     .is_some());
     assert!(text.contains("# TYPE assetd_http_request_duration_seconds histogram"));
     assert!(
-        metric_value(&text, "assetd_http_request_duration_seconds_bucket", &[("le", "+Inf")])
-            .is_some(),
+        metric_value(
+            &text,
+            "assetd_http_request_duration_seconds_bucket",
+            &[("le", "+Inf")]
+        )
+        .is_some(),
         "{text}"
     );
     let up = metric_value(&text, "assetd_upload_bytes_total", &[]).unwrap();
@@ -222,10 +247,22 @@ async fn metrics_count_requests_by_route_template_bytes_tools_jobs_and_assets() 
         ),
         Some(0.0)
     );
-    assert_eq!(metric_value(&text, "assetd_review_queue_length", &[]), Some(0.0));
+    assert_eq!(
+        metric_value(&text, "assetd_review_queue_length", &[]),
+        Some(0.0)
+    );
     // No per-asset labels, no raw paths, no secrets.
-    for secret in [&image_id, &audio_id, &client.project, &client.sk, &client.ak] {
-        assert!(!text.contains(secret.as_str()), "{secret} leaked into metrics");
+    for secret in [
+        &image_id,
+        &audio_id,
+        &client.project,
+        &client.sk,
+        &client.ak,
+    ] {
+        assert!(
+            !text.contains(secret.as_str()),
+            "{secret} leaked into metrics"
+        );
     }
 }
 
@@ -241,7 +278,10 @@ async fn metrics_can_live_on_their_own_address() {
     std::fs::write(&config, format!("metrics_listen = \"127.0.0.1:{port}\"\n")).unwrap();
     let server = ChildServer::start(dir.path(), Some(&config), dir.path().join("log")).await;
     let (status, body, _) = get(&format!("{}/metrics", server.base)).await;
-    assert_eq!(status, 404, "the API listener does not serve metrics: {body}");
+    assert_eq!(
+        status, 404,
+        "the API listener does not serve metrics: {body}"
+    );
     assert!(body.contains("MSS.00010003"));
     let (status, body, _) = get(&format!("http://127.0.0.1:{port}/metrics")).await;
     assert_eq!(status, 200);
@@ -266,7 +306,10 @@ async fn logs_are_plain_text_off_a_terminal_and_json_lines_on_request() {
         let _ = server.1.wait();
         let text = std::fs::read_to_string(&log).unwrap();
         assert!(text.contains("assetd ready"), "{text}");
-        assert!(!text.contains('\u{1b}'), "ANSI escapes in {format} logs:\n{text}");
+        assert!(
+            !text.contains('\u{1b}'),
+            "ANSI escapes in {format} logs:\n{text}"
+        );
         if format == "json" {
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
                 let v: Value = serde_json::from_str(line)
@@ -302,7 +345,10 @@ async fn start_logging(
     let base = format!("http://127.0.0.1:{port}");
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while reqwest::get(format!("{base}/health")).await.is_err() {
-        assert!(std::time::Instant::now() < deadline, "server never answered");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server never answered"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     (base, child)
@@ -351,7 +397,11 @@ async fn with_token(base: &str, project: &str, token: &str) -> u16 {
 #[tokio::test]
 async fn credentials_are_listed_without_secrets_and_rotate_and_revoke_take_effect_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, out, err) = cli(dir.path(), &["credentials", "create", "--project-id", "proj-ops"]).await;
+    let (code, out, err) = cli(
+        dir.path(),
+        &["credentials", "create", "--project-id", "proj-ops"],
+    )
+    .await;
     assert_eq!(code, 0, "{err}");
     let (ak, sk) = (value_of(&out, "access_key"), value_of(&out, "secret_key"));
     let server = ChildServer::start(dir.path(), None, dir.path().join("log")).await;
@@ -374,7 +424,9 @@ async fn credentials_are_listed_without_secrets_and_rotate_and_revoke_take_effec
     let new_sk = value_of(&out, "secret_key");
     assert_ne!(new_sk, sk);
     // The old SK and every token issued under it stop working; the new SK works.
-    old.get("/digital-assets").await.expect_error(401, "MSS.00000001");
+    old.get("/digital-assets")
+        .await
+        .expect_error(401, "MSS.00000001");
     assert_eq!(with_token(&server.base, "proj-ops", &old_token).await, 401);
     let new = Client::connect(&server.base, "proj-ops", &ak, &new_sk);
     new.get("/digital-assets").await.ok();
@@ -383,7 +435,9 @@ async fn credentials_are_listed_without_secrets_and_rotate_and_revoke_take_effec
 
     let (code, _, err) = cli(dir.path(), &["credentials", "revoke", "--access-key", &ak]).await;
     assert_eq!(code, 0, "{err}");
-    new.get("/digital-assets").await.expect_error(401, "MSS.00000001");
+    new.get("/digital-assets")
+        .await
+        .expect_error(401, "MSS.00000001");
     assert_eq!(with_token(&server.base, "proj-ops", &new_token).await, 401);
     let (code, _, err) = cli(dir.path(), &["credentials", "revoke", "--access-key", &ak]).await;
     assert_eq!(code, 1, "revoking an unknown key fails");
@@ -395,7 +449,10 @@ async fn tokens_stop_working_when_their_credentials_sk_changes() {
     let server = TestServer::spawn().await;
     let client = &server.client;
     let issued = token(client).await;
-    assert_eq!(with_token(&server.base, &client.project, &issued).await, 200);
+    assert_eq!(
+        with_token(&server.base, &client.project, &issued).await,
+        200
+    );
     // Any SK change, here replacing the credential with `credentials create`'s code path.
     assetd::service::auth::create_credential(
         server.app.catalog.as_ref(),
@@ -406,7 +463,10 @@ async fn tokens_stop_working_when_their_credentials_sk_changes() {
     )
     .await
     .unwrap();
-    assert_eq!(with_token(&server.base, &client.project, &issued).await, 401);
+    assert_eq!(
+        with_token(&server.base, &client.project, &issued).await,
+        401
+    );
     let fresh = Client::connect(
         &server.base,
         &client.project,
@@ -414,7 +474,10 @@ async fn tokens_stop_working_when_their_credentials_sk_changes() {
         "a-completely-different-secret",
     );
     let new_token = token(&fresh).await;
-    assert_eq!(with_token(&server.base, &client.project, &new_token).await, 200);
+    assert_eq!(
+        with_token(&server.base, &client.project, &new_token).await,
+        200
+    );
 }
 
 // -------------------------------------------------------------------------------- openapi
@@ -483,9 +546,16 @@ async fn openapi(server: &TestServer) -> Value {
 async fn every_route_of_the_router_is_in_the_openapi_document() {
     let server = TestServer::spawn().await;
     let doc = openapi(&server).await;
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
     let routes = router_routes();
-    assert!(routes.len() > 30, "the source scan found too little: {routes:?}");
+    assert!(
+        routes.len() > 30,
+        "the source scan found too little: {routes:?}"
+    );
     let mut documented = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
@@ -493,7 +563,10 @@ async fn every_route_of_the_router_is_in_the_openapi_document() {
         }
     }
     let missing: Vec<_> = routes.difference(&documented).collect();
-    assert!(missing.is_empty(), "routes missing from /openapi.json: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "routes missing from /openapi.json: {missing:?}"
+    );
     let extra: Vec<_> = documented.difference(&routes).collect();
     assert!(extra.is_empty(), "documented but not routed: {extra:?}");
 }

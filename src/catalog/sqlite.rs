@@ -1329,9 +1329,10 @@ impl Catalog for SqliteCatalog {
                 _ => {}
             }
         }
-        let rows = sqlx::query("SELECT asset_state, count(*) AS n FROM assets GROUP BY asset_state")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT asset_state, count(*) AS n FROM assets GROUP BY asset_state")
+                .fetch_all(&self.pool)
+                .await?;
         for row in rows {
             let state: String = row.try_get("asset_state")?;
             if let Ok(state) = state.parse::<AssetState>() {

@@ -38,7 +38,13 @@ pub enum ApiError {
 impl ApiError {
     /// 401 and 403: the credentials or the permission are the problem.
     pub fn is_auth(&self) -> bool {
-        matches!(self, Self::Mss { status: 401 | 403, .. })
+        matches!(
+            self,
+            Self::Mss {
+                status: 401 | 403,
+                ..
+            }
+        )
     }
 
     /// The HTTP status, when the server answered.
@@ -124,9 +130,8 @@ impl Api {
             .unwrap_or_default();
         let mut headers = HeaderMap::new();
         let header = |v: &str| {
-            HeaderValue::from_str(v).map_err(|_| {
-                ApiError::Transport(format!("{v:?} cannot be sent in an HTTP header"))
-            })
+            HeaderValue::from_str(v)
+                .map_err(|_| ApiError::Transport(format!("{v:?} cannot be sent in an HTTP header")))
         };
         headers.insert("host", header(&self.host)?);
         headers.insert("content-type", HeaderValue::from_static("application/json"));
@@ -162,7 +167,9 @@ impl Api {
             .body(body)
             .send()
             .await
-            .map_err(|e| ApiError::transport(&format!("cannot reach {}", self.connection.endpoint), e))?;
+            .map_err(|e| {
+                ApiError::transport(&format!("cannot reach {}", self.connection.endpoint), e)
+            })?;
         read_json(response).await
     }
 }
@@ -191,8 +198,9 @@ pub fn error_from(status: u16, json: &Value, bytes: &[u8]) -> ApiError {
     ApiError::Mss {
         status,
         code: text("error_code").unwrap_or_else(|| format!("HTTP {status}")),
-        message: text("error_msg")
-            .unwrap_or_else(|| String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned()),
+        message: text("error_msg").unwrap_or_else(|| {
+            String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned()
+        }),
     }
 }
 
@@ -202,7 +210,8 @@ mod tests {
 
     #[test]
     fn an_mss_reply_becomes_its_code_and_message() {
-        let json = serde_json::json!({"error_code": "MSS.10001001", "error_msg": "Asset not found"});
+        let json =
+            serde_json::json!({"error_code": "MSS.10001001", "error_msg": "Asset not found"});
         let e = error_from(404, &json, b"");
         assert_eq!(e.to_string(), "MSS.10001001 (HTTP 404): Asset not found");
         assert!(!e.is_auth());

@@ -40,14 +40,23 @@ pub fn ls_query(args: &LsArgs) -> Vec<(&'static str, String)> {
     put("sex", args.sex.clone());
     put("language", args.language.clone());
     put("voice_provider", args.voice_provider.clone());
-    put("is_realtime_voice", args.is_realtime_voice.map(|v| v.to_string()));
-    put("action_editable", args.action_editable.map(|v| v.to_string()));
+    put(
+        "is_realtime_voice",
+        args.is_realtime_voice.map(|v| v.to_string()),
+    );
+    put(
+        "action_editable",
+        args.action_editable.map(|v| v.to_string()),
+    );
     put(
         "is_with_action_library",
         args.is_with_action_library.map(|v| v.to_string()),
     );
     put("is_movable", args.is_movable.map(|v| v.to_string()));
-    put("human_model_2d_version", args.human_model_2d_version.clone());
+    put(
+        "human_model_2d_version",
+        args.human_model_2d_version.clone(),
+    );
     put("include_device_name", args.include_device_name.clone());
     put("exclude_device_name", args.exclude_device_name.clone());
     put("style_id", args.style_id.clone());
@@ -130,7 +139,9 @@ pub async fn show(api: &Api, id: &str, json: bool) -> Result<(), ClientError> {
             "file:        {:<8} {:<9} {:>12}  {}",
             f["asset_file_category"].as_str().unwrap_or(""),
             f["state"].as_str().unwrap_or(""),
-            f["file_size"].as_i64().map_or_else(String::new, |s| s.to_string()),
+            f["file_size"]
+                .as_i64()
+                .map_or_else(String::new, |s| s.to_string()),
             f["file_name"].as_str().unwrap_or(""),
         );
     }
@@ -179,16 +190,19 @@ pub async fn get(api: &Api, id: &str, output: Option<PathBuf>) -> Result<(), Cli
             Into::into,
         ));
     }
-    let bar = ProgressBar::with_draw_target(response.content_length(), ProgressDrawTarget::stderr())
-        .with_style(
-            ProgressStyle::with_template(
-                "{bar:30.cyan/blue} {bytes:>10}/{total_bytes:10} {bytes_per_sec:>12}",
-            )
-            .expect("the template is valid"),
-        );
+    let bar =
+        ProgressBar::with_draw_target(response.content_length(), ProgressDrawTarget::stderr())
+            .with_style(
+                ProgressStyle::with_template(
+                    "{bar:30.cyan/blue} {bytes:>10}/{total_bytes:10} {bytes_per_sec:>12}",
+                )
+                .expect("the template is valid"),
+            );
     let partial = target.with_extension(format!(
         "{}.part",
-        target.extension().map_or_else(String::new, |e| e.to_string_lossy().into_owned())
+        target
+            .extension()
+            .map_or_else(String::new, |e| e.to_string_lossy().into_owned())
     ));
     let local = |what: &str, e: std::io::Error| {
         ClientError::Local(format!("{}: {what}: {e}", partial.display()))

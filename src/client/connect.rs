@@ -86,7 +86,10 @@ fn expand_home(path: &Path) -> PathBuf {
 /// Reads the SK from `path`, refusing a file that group or others can read.
 pub fn read_secret_file(path: &Path) -> Result<SecretString, ClientError> {
     let meta = std::fs::metadata(path).map_err(|e| {
-        ClientError::Usage(format!("cannot read secret key file {}: {e}", path.display()))
+        ClientError::Usage(format!(
+            "cannot read secret key file {}: {e}",
+            path.display()
+        ))
     })?;
     #[cfg(unix)]
     {
@@ -104,7 +107,10 @@ pub fn read_secret_file(path: &Path) -> Result<SecretString, ClientError> {
     #[cfg(not(unix))]
     let _ = meta;
     let text = std::fs::read_to_string(path).map_err(|e| {
-        ClientError::Usage(format!("cannot read secret key file {}: {e}", path.display()))
+        ClientError::Usage(format!(
+            "cannot read secret key file {}: {e}",
+            path.display()
+        ))
     })?;
     let sk = text.trim();
     if sk.is_empty() {
@@ -120,8 +126,13 @@ impl ConnectionArgs {
     /// Resolves flags, environment and profile into a [`Connection`].
     pub fn resolve(&self) -> Result<Connection, ClientError> {
         let profile = self.profile()?;
-        let pick = |flag: &Option<String>, from_profile: &Option<String>, what: &str, flag_name: &str| {
+        let pick = |flag: &Option<String>,
+                    from_profile: &Option<String>,
+                    what: &str,
+                    flag_name: &str| {
+            // An empty variable counts as unset.
             flag.clone()
+                .filter(|v| !v.trim().is_empty())
                 .or_else(|| from_profile.clone())
                 .filter(|v| !v.trim().is_empty())
                 .ok_or_else(|| {
@@ -132,9 +143,24 @@ impl ConnectionArgs {
                     ))
                 })
         };
-        let endpoint = pick(&self.endpoint, &profile.endpoint, "server endpoint", "endpoint")?;
-        let project_id = pick(&self.project_id, &profile.project_id, "project id", "project-id")?;
-        let access_key = pick(&self.access_key, &profile.access_key, "access key", "access-key")?;
+        let endpoint = pick(
+            &self.endpoint,
+            &profile.endpoint,
+            "server endpoint",
+            "endpoint",
+        )?;
+        let project_id = pick(
+            &self.project_id,
+            &profile.project_id,
+            "project id",
+            "project-id",
+        )?;
+        let access_key = pick(
+            &self.access_key,
+            &profile.access_key,
+            "access key",
+            "access-key",
+        )?;
         let secret_key = if let Some(file) = &self.secret_key_file {
             read_secret_file(file)?
         } else if let Some(sk) = std::env::var("ASSETD_SECRET_KEY")

@@ -39,7 +39,7 @@ pub enum Verb {
     /// interruption.
     Upload(UploadArgs),
     /// List assets, with every filter of the list API.
-    Ls(LsArgs),
+    Ls(Box<LsArgs>),
     /// Show one asset.
     Show {
         /// Asset id.
@@ -264,7 +264,7 @@ pub async fn run(args: ClientArgs) -> Result<(), ClientError> {
     let api = Api::new(connection)?;
     match args.verb {
         Verb::Upload(upload) => upload::run(&api, upload).await,
-        Verb::Ls(ls) => commands::ls(&api, ls).await,
+        Verb::Ls(ls) => commands::ls(&api, *ls).await,
         Verb::Show { id, json } => commands::show(&api, &id, json).await,
         Verb::Get { id, output } => commands::get(&api, &id, output).await,
         Verb::Rm { id, force } => commands::rm(&api, &id, force).await,

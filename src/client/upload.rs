@@ -74,9 +74,11 @@ fn stem(path: &Path) -> String {
 /// type is unknown are skipped with a note.
 fn plan(args: &UploadArgs) -> Result<Vec<Item>, ClientError> {
     let forced = match &args.asset_type {
-        Some(t) => Some(t.to_ascii_uppercase().parse::<AssetType>().map_err(|e| {
-            ClientError::Usage(format!("--type {t}: {e}"))
-        })?),
+        Some(t) => Some(
+            t.to_ascii_uppercase()
+                .parse::<AssetType>()
+                .map_err(|e| ClientError::Usage(format!("--type {t}: {e}")))?,
+        ),
         None => None,
     };
     let mut found: Vec<(PathBuf, bool)> = Vec::new();
@@ -164,11 +166,11 @@ pub async fn run(api: &Api, args: UploadArgs) -> Result<(), ClientError> {
     let mut outcomes = Vec::new();
     for item in &items {
         let bar = bars.add(
-            ProgressBar::new(0)
-                .with_style(bar_style())
-                .with_prefix(item.path.file_name().map_or_else(String::new, |n| {
-                    n.to_string_lossy().into_owned()
-                })),
+            ProgressBar::new(0).with_style(bar_style()).with_prefix(
+                item.path
+                    .file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            ),
         );
         let asset_id = upload_one(api, &args, item, &bar).await?;
         bar.finish_with_message("uploaded");
@@ -218,7 +220,12 @@ fn print_outcome(o: &Outcome, as_json: bool) {
         println!("{line}");
     } else {
         match &o.reason {
-            Some(reason) => println!("{}  {}  {}: {reason}", o.path.display(), o.asset_id, o.state),
+            Some(reason) => println!(
+                "{}  {}  {}: {reason}",
+                o.path.display(),
+                o.asset_id,
+                o.state
+            ),
             None => println!("{}  {}  {}", o.path.display(), o.asset_id, o.state),
         }
     }
@@ -305,7 +312,9 @@ fn text(reply: &Value, key: &str) -> Result<String, ClientError> {
         .and_then(Value::as_str)
         .map(str::to_owned)
         .ok_or_else(|| {
-            ClientError::Server(ApiError::Transport(format!("the reply has no {key}: {reply}")))
+            ClientError::Server(ApiError::Transport(format!(
+                "the reply has no {key}: {reply}"
+            )))
         })
 }
 
@@ -317,7 +326,9 @@ async fn create_asset(api: &Api, args: &UploadArgs, item: &Item) -> Result<Strin
     if !args.tags.is_empty() {
         body["tags"] = json!(args.tags);
     }
-    let reply = api.call("POST", "/digital-assets", &[], Some(&body)).await?;
+    let reply = api
+        .call("POST", "/digital-assets", &[], Some(&body))
+        .await?;
     text(&reply, "asset_id")
 }
 
@@ -387,7 +398,11 @@ async fn upload_large(
     let path = std::fs::canonicalize(&item.path).map_err(|e| local(&item.path, "reading", e))?;
     let modified_ns = std::fs::metadata(&path)
         .and_then(|m| m.modified())
-        .map(|t| t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos())
+        .map(|t| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos()
+        })
         .unwrap_or(0);
     let connection = api.connection();
     let key = hex::encode(Sha256::digest(
@@ -437,7 +452,11 @@ async fn upload_large(
             let upload_urls: Vec<String> = reply
                 .get("upload_urls")
                 .and_then(Value::as_array)
-                .map(|urls| urls.iter().filter_map(|u| u.as_str().map(str::to_owned)).collect())
+                .map(|urls| {
+                    urls.iter()
+                        .filter_map(|u| u.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default();
             if upload_urls.len() as u64 != parts {
                 return Err(ClientError::Server(ApiError::Transport(format!(
@@ -564,9 +583,11 @@ async fn wait_all(
                     ProgressStyle::with_template("{spinner} {prefix:20!} {msg}")
                         .expect("the template is valid"),
                 )
-                .with_prefix(o.path.file_name().map_or_else(String::new, |n| {
-                    n.to_string_lossy().into_owned()
-                })),
+                .with_prefix(
+                    o.path
+                        .file_name()
+                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                ),
         );
         spinner.enable_steady_tick(Duration::from_millis(200));
         spinners.insert(i, spinner);
@@ -578,11 +599,21 @@ async fn wait_all(
                 continue;
             }
             let asset = api
-                .call("GET", &format!("/digital-assets/{}", outcome.asset_id), &[], None)
+                .call(
+                    "GET",
+                    &format!("/digital-assets/{}", outcome.asset_id),
+                    &[],
+                    None,
+                )
                 .await?;
-            let state = asset["asset_state"].as_str().unwrap_or("UNKNOWN").to_owned();
+            let state = asset["asset_state"]
+                .as_str()
+                .unwrap_or("UNKNOWN")
+                .to_owned();
             let in_review = asset["files"].as_array().is_some_and(|files| {
-                files.iter().any(|f| f["asset_file_category"] == "MAIN" && f["state"] == "REVIEW")
+                files
+                    .iter()
+                    .any(|f| f["asset_file_category"] == "MAIN" && f["state"] == "REVIEW")
             });
             let spinner = &spinners[&i];
             outcome.reason = asset["reason"].as_str().map(str::to_owned);
@@ -608,7 +639,10 @@ async fn wait_all(
 /// `transcoding 42%`, `probing`, … from `show_asset`'s `processing` field.
 pub fn describe_processing(asset: &Value) -> String {
     let processing = &asset["processing"];
-    let step = processing["step"].as_str().unwrap_or("processing").replace('_', " ");
+    let step = processing["step"]
+        .as_str()
+        .unwrap_or("processing")
+        .replace('_', " ");
     match processing["percent"].as_u64() {
         Some(p) => format!("{step} {p}%"),
         None => step,

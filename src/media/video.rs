@@ -347,7 +347,10 @@ async fn transcode(
     .chain([out])
     .collect();
     let args: Vec<OsString> = match progress {
-        Some(path) => [OsString::from("-progress"), path].into_iter().chain(args).collect(),
+        Some(path) => [OsString::from("-progress"), path]
+            .into_iter()
+            .chain(args)
+            .collect(),
         None => args,
     };
     runner.run(Tool::Ffmpeg, &args, cwd, timeout).await?;

@@ -596,7 +596,11 @@ impl Assets {
         let Some(main) = main else {
             return Ok(None);
         };
-        let Some(job) = self.catalog.job_status(&job_key(&main.file.file_id)).await? else {
+        let Some(job) = self
+            .catalog
+            .job_status(&job_key(&main.file.file_id))
+            .await?
+        else {
             return Ok(None);
         };
         let report = job
@@ -607,7 +611,11 @@ impl Assets {
         Ok(Some(Processing {
             step: report.filter(|_| running).map_or(Step::Queued, |r| r.step),
             percent: report.filter(|_| running).and_then(|r| r.percent),
-            attempt: if running { job.attempts } else { job.attempts + 1 },
+            attempt: if running {
+                job.attempts
+            } else {
+                job.attempts + 1
+            },
             max_attempts: job.max_attempts,
         }))
     }

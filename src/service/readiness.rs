@@ -222,7 +222,10 @@ mod tests {
             stdout: b"\nffmpeg version 5.1\nbuilt with gcc\n".to_vec(),
             stderr_tail: String::new(),
         };
-        assert_eq!(tool_check(Tool::Ffmpeg, Ok(out)).detail, "ffmpeg version 5.1");
+        assert_eq!(
+            tool_check(Tool::Ffmpeg, Ok(out)).detail,
+            "ffmpeg version 5.1"
+        );
         let out = ToolOutput {
             stdout: Vec::new(),
             stderr_tail: "pdfinfo version 22.12.0\nCopyright".into(),

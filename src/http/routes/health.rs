@@ -92,7 +92,10 @@ pub async fn show_metrics(State(app): State<App>) -> Result<Response, ApiError> 
         .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
     Ok((
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         text,
     )
         .into_response())
