@@ -22,6 +22,7 @@ use crate::model::{
     AssetExtraMeta, AssetState, AssetType, ErrorInfo, FailType, FileCategory, FileState,
     PptAnalysisStatus, PptAssetMeta, PptPageInfo, TranscodingStatus,
 };
+use crate::service::state::{activate, reject};
 
 /// Pages rendered from a deck at most (seed: "only the first 50 pages will be converted").
 pub const MAX_PAGES: u32 = 50;
@@ -86,16 +87,6 @@ fn derived_record(
     }
 }
 
-/// Whether `file` is an output of processing the MAIN file `main_file_id`: outputs carry the
-/// MAIN file's id and a suffix, so they go with it when it is deleted.
-pub fn made_from(file: &FileRecord, main_file_id: &str) -> bool {
-    file.derived.is_some()
-        && file
-            .file_id
-            .strip_prefix(main_file_id)
-            .is_some_and(|rest| rest.starts_with('-'))
-}
-
 fn stem(name: &str) -> &str {
     name.rsplit_once('.').map_or(name, |(s, _)| s)
 }
@@ -148,42 +139,6 @@ fn deleted(asset: &Asset) -> bool {
         asset.asset_state,
         AssetState::Deleting | AssetState::Deleted
     )
-}
-
-/// Fails an asset whose MAIN file review rejected.
-pub fn reject(asset: &mut Asset, fail_type: FailType, reason: &str) {
-    let message = format!("review rejected the main file: {reason}");
-    match asset.asset_state {
-        AssetState::Creating | AssetState::Failed => {
-            asset.asset_state = AssetState::Failed;
-            asset.fail_type = Some(fail_type);
-            asset.reason = Some(message);
-        }
-        AssetState::Deleting if asset.state_before_delete == Some(AssetState::Creating) => {
-            asset.state_before_delete = Some(AssetState::Failed);
-            asset.fail_type = Some(fail_type);
-            asset.reason = Some(message);
-        }
-        _ => {}
-    }
-}
-
-/// The state an asset whose MAIN file passed processing and review should have.
-pub fn activate(asset: &mut Asset) {
-    match asset.asset_state {
-        AssetState::Creating | AssetState::Failed => {
-            asset.asset_state = AssetState::Actived;
-            asset.reason = None;
-            asset.fail_type = None;
-        }
-        AssetState::Deleting if asset.state_before_delete == Some(AssetState::Creating) => {
-            asset.state_before_delete = Some(AssetState::Actived);
-        }
-        AssetState::Block if asset.state_before_block == Some(AssetState::Creating) => {
-            asset.state_before_block = Some(AssetState::Actived);
-        }
-        _ => {}
-    }
 }
 
 /// Runs the whole pipeline for one MAIN file.

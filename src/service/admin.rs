@@ -8,10 +8,9 @@ use time::OffsetDateTime;
 
 use super::auth::Caller;
 use super::links::Links;
-use super::state::{self, StateConflict, States, Transition};
+use super::state::{self, activate, reject, StateConflict, States, Transition};
 use crate::catalog::{Asset, Catalog, CatalogError, FileRecord, Write};
 use crate::error::Code;
-use crate::jobs::process::{activate, reject};
 use crate::model::{FailType, FileState, ValidationError};
 
 const WRITE_ATTEMPTS: usize = 8;

@@ -15,10 +15,8 @@ use super::assets::{files_downloadable, review_passed};
 use super::auth::Caller;
 use super::links::{LinkError, Links};
 use crate::blobs::{BlobError, BlobKey, BlobStore, Expect, Written};
-use crate::catalog::{Asset, Catalog, CatalogError, FileRecord, Write};
+use crate::catalog::{Asset, Catalog, CatalogError, FileRecord, Job, Write};
 use crate::error::Code;
-use crate::jobs::process::made_from;
-use crate::jobs::Job;
 use crate::media::sniff;
 use crate::model::files::{decode_md5, effective_file_type, extension};
 use crate::model::{
@@ -826,7 +824,7 @@ impl Files {
             let mut made = Vec::new();
             if file.asset_file_category == FileCategory::Main {
                 for mut output in self.catalog.files_of(&[file.asset_id.clone()]).await? {
-                    if made_from(&output, file_id) && output.state != FileState::Deleted {
+                    if output.made_from(file_id) && output.state != FileState::Deleted {
                         output.state = FileState::Deleted;
                         output.update_time = now;
                         made.push(output);
