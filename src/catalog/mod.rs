@@ -7,6 +7,7 @@
 
 mod job;
 pub mod sqlite;
+mod update;
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ use crate::model::{
     FileCategory, FileState, ReviewConfig, SupportedService, SystemProperty, TranscodingStatus,
 };
 pub use job::Job;
+pub use update::Change;
 
 /// Failures of the storage layer itself.
 #[derive(Debug, thiserror::Error)]
