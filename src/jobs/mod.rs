@@ -12,12 +12,14 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 use crate::blobs::BlobStore;
 use crate::catalog::{Catalog, Job, JobOutcome, JobRecord};
 use crate::config::Config;
 use crate::media::runner::Runner;
 use crate::service::links::Links;
+use crate::tasks::{supervise, AbortOnDrop};
 
 /// Why an attempt failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -80,14 +82,17 @@ pub fn backoff(attempt: i32) -> Duration {
     Duration::from_secs(2u64.saturating_pow(exp).min(300))
 }
 
-/// Starts `count` workers; they run until the returned handles are aborted.
+/// Starts `count` supervised workers (one that panics is started again; the job it held is
+/// claimed again once its lease expires); they run until the returned handles are aborted.
 pub fn spawn_workers(ctx: Arc<JobContext>, count: usize) -> Vec<tokio::task::JoinHandle<()>> {
     let boot = uuid::Uuid::new_v4().simple().to_string();
     (0..count.max(1))
         .map(|i| {
             let ctx = ctx.clone();
             let worker = format!("{}-{i}", &boot[..12]);
-            tokio::spawn(async move { worker_loop(ctx, worker).await })
+            supervise(format!("worker {worker}"), move || {
+                worker_loop(ctx.clone(), worker.clone())
+            })
         })
         .collect()
 }
@@ -111,9 +116,16 @@ async fn worker_loop(ctx: Arc<JobContext>, worker: String) {
     }
 }
 
+/// Runs one claimed job inside its span. The span is attached with `instrument`, so it is
+/// entered and left around every poll on whichever thread runs it: a guard from
+/// `span.enter()` held across an `.await` would stay on the thread's span stack after the
+/// task moved on and corrupt what other tasks on that thread log (clippy.toml forbids it).
 async fn run_one(ctx: &Arc<JobContext>, worker: &str, record: JobRecord) {
     let span = tracing::info_span!("job", job.id = record.id, job.kind = %record.kind, attempt = record.attempts);
-    let _enter = span.enter();
+    run_claimed(ctx, worker, record).instrument(span).await;
+}
+
+async fn run_claimed(ctx: &Arc<JobContext>, worker: &str, record: JobRecord) {
     let job: Job = match serde_json::from_str(&record.payload) {
         Ok(job) => job,
         Err(e) => {
@@ -133,22 +145,25 @@ async fn run_one(ctx: &Arc<JobContext>, worker: &str, record: JobRecord) {
         let ctx = ctx.clone();
         let worker = worker.to_owned();
         let id = record.id;
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(ctx.lease() / 3);
-            tick.tick().await;
-            loop {
+        tokio::spawn(
+            async move {
+                let mut tick = tokio::time::interval(ctx.lease() / 3);
                 tick.tick().await;
-                let until = OffsetDateTime::now_utc() + ctx.lease();
-                match ctx.catalog.heartbeat_job(id, &worker, until).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        tracing::warn!("lost the job's lease");
-                        return;
+                loop {
+                    tick.tick().await;
+                    let until = OffsetDateTime::now_utc() + ctx.lease();
+                    match ctx.catalog.heartbeat_job(id, &worker, until).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!("lost the job's lease");
+                            return;
+                        }
+                        Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
                     }
-                    Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
                 }
             }
-        })
+            .in_current_span(),
+        )
     });
 
     // A panic in a job must not take the worker down: run it as its own task. When the
@@ -157,7 +172,7 @@ async fn run_one(ctx: &Arc<JobContext>, worker: &str, record: JobRecord) {
     let mut task = AbortOnDrop({
         let ctx = ctx.clone();
         let job = job.clone();
-        tokio::spawn(async move { run_job(&ctx, &job).await })
+        tokio::spawn(async move { run_job(&ctx, &job).await }.in_current_span())
     });
     let result = match (&mut task.0).await {
         Ok(r) => r,
@@ -201,15 +216,6 @@ async fn run_one(ctx: &Arc<JobContext>, worker: &str, record: JobRecord) {
     };
     if let Err(e) = ctx.catalog.finish_job(record.id, worker, outcome).await {
         tracing::error!(error = %e, "could not record the job's outcome; its lease will expire and it will run again");
-    }
-}
-
-/// Aborts a task when dropped, so tasks started for a job end with the worker.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
