@@ -36,8 +36,9 @@ pub enum Code {
     MethodNotAllowed,
     /// The feature exists in the API but this server does not provide it.
     NotImplemented,
-    /// A dependency (catalogue, blob store, external tool) is not working: `GET /ready`.
-    Unavailable,
     /// Anything unexpected; the cause is logged, never sent.
     Internal,
+    /// The server cannot serve right now: its catalogue does not accept writes (`/health`),
+    /// or a dependency is not working (`/ready`).
+    Unavailable,
 }

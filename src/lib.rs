@@ -18,4 +18,5 @@ pub mod media;
 pub mod model;
 pub mod service;
 pub mod signing;
+pub mod tasks;
 pub mod telemetry;

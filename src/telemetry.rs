@@ -150,7 +150,7 @@ pub async fn render(catalog: &dyn Catalog) -> Result<String, CatalogError> {
     let handle = handle();
     let _scrape = SCRAPE.lock().await;
     let stats = catalog.stats().await?;
-    let mut kinds: Vec<&str> = crate::jobs::Job::KINDS.to_vec();
+    let mut kinds: Vec<&str> = crate::catalog::Job::KINDS.to_vec();
     for (kind, _) in &stats.jobs {
         if !kinds.contains(&kind.as_str()) {
             kinds.push(kind);

@@ -68,15 +68,15 @@ pub fn wire(code: Code) -> (StatusCode, &'static str, &'static str) {
             "MSS.00000005",
             "Not implemented",
         ),
-        Code::Unavailable => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "MSS.00000007",
-            "Service not ready",
-        ),
         Code::Internal => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "MSS.00000004",
             "internal error",
+        ),
+        Code::Unavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "MSS.00000007",
+            "service unavailable",
         ),
     }
 }
@@ -135,6 +135,7 @@ has_code!(
     crate::service::files::FileError,
     crate::service::admin::AdminError,
     crate::service::webhooks::WebhookError,
+    crate::app::HealthError,
 );
 
 impl<E: HasCode> From<E> for ApiError {
@@ -197,8 +198,8 @@ mod tests {
             RouteNotFound,
             MethodNotAllowed,
             NotImplemented,
-            Unavailable,
             Internal,
+            Unavailable,
         ] {
             let (status, mss, msg) = wire(code);
             assert!(mss.starts_with("MSS."), "{code:?}");

@@ -42,9 +42,9 @@ pub struct Report {
     pub percent: Option<u8>,
 }
 
-/// The queue key of a file's processing job (see `Job::to_new`).
+/// The queue key of a file's processing job.
 pub fn job_key(file_id: &str) -> String {
-    format!("process_main_file:{file_id}")
+    crate::catalog::Job::processing_key(file_id)
 }
 
 /// Records that the job processing `file_id` entered `step`. Reporting is best effort: a

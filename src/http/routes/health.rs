@@ -1,6 +1,7 @@
-//! Operator endpoints without authentication: `GET /health` (cheap liveness: 200 once the
-//! server answers), `GET /ready` (the full readiness checks, 503 naming what is missing) and
-//! `GET /metrics` (Prometheus text).
+//! Operator endpoints without authentication: `GET /health` (liveness: 200 once the server
+//! answers and its catalogue accepts writes; 503 with an MSS error body when it cannot write,
+//! so a load balancer or supervisor stops sending it traffic), `GET /ready` (the full
+//! readiness checks, 503 naming what is missing) and `GET /metrics` (Prometheus text).
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -20,11 +21,13 @@ pub struct HealthReply {
     pub status: &'static str,
 }
 
-/// Reports liveness.
+/// Reports liveness: the catalogue must commit a write in time.
 #[utoipa::path(get, path = "/health", tag = "operations",
-    responses((status = 200, description = "The server answers", body = HealthReply)))]
-pub async fn show_health() -> Json<HealthReply> {
-    Json(HealthReply { status: "ok" })
+    responses((status = 200, description = "The server answers and can write", body = HealthReply),
+              (status = 503, description = "The catalogue does not accept writes", body = crate::http::openapi::ErrorReply)))]
+pub async fn show_health(State(app): State<App>) -> Result<Json<HealthReply>, ApiError> {
+    app.check_health().await?;
+    Ok(Json(HealthReply { status: "ok" }))
 }
 
 /// Body of `GET /ready`; when not ready it is also an MSS error body.
