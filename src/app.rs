@@ -185,15 +185,7 @@ impl App {
     /// [`HEALTH_WRITE_TIMEOUT`]. On SQLite that goes through the writer task and takes the
     /// write lock, so a dead writer or a database locked by something else shows here.
     pub async fn check_health(&self) -> Result<(), HealthError> {
-        match tokio::time::timeout(HEALTH_WRITE_TIMEOUT, self.catalog.apply(Write::default())).await
-        {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(HealthError::CatalogUnwritable(e.to_string())),
-            Err(_) => Err(HealthError::CatalogUnwritable(format!(
-                "no write committed within {}s",
-                HEALTH_WRITE_TIMEOUT.as_secs()
-            ))),
-        }
+        catalog_writable(self.catalog.as_ref()).await
     }
 
     /// Resolves (with the reason) once the catalogue has accepted no write for
@@ -220,6 +212,19 @@ impl App {
                 Err(e) => tracing::warn!(error = %e, "the catalogue does not accept writes"),
             }
         }
+    }
+}
+
+/// Whether `catalog` commits an (empty) write within [`HEALTH_WRITE_TIMEOUT`]; shared by
+/// `/health` and `/ready`.
+pub async fn catalog_writable(catalog: &dyn Catalog) -> Result<(), HealthError> {
+    match tokio::time::timeout(HEALTH_WRITE_TIMEOUT, catalog.apply(Write::default())).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(HealthError::CatalogUnwritable(e.to_string())),
+        Err(_) => Err(HealthError::CatalogUnwritable(format!(
+            "no write committed within {}s",
+            HEALTH_WRITE_TIMEOUT.as_secs()
+        ))),
     }
 }
 

@@ -1,5 +1,5 @@
 //! Readiness: whether this server can do its whole job right now. Checks the catalogue (a
-//! read), the blob store (a write, read back and delete) and every external tool (present in
+//! read and an empty write), the blob store (a write, read back and delete) and every external tool (present in
 //! the tool path and answering its version query). `GET /ready` and `assetd doctor` report
 //! the same [`Report`]; `/health` stays a cheap liveness check.
 
@@ -99,8 +99,11 @@ impl Readiness {
     }
 
     async fn catalogue(&self) -> Check {
-        match self.catalog.job_counts().await {
-            Ok(_) => ok("catalogue", "answers queries"),
+        if let Err(e) = self.catalog.job_counts().await {
+            return fail("catalogue", format!("cannot read: {e}"));
+        }
+        match crate::app::catalog_writable(self.catalog.as_ref()).await {
+            Ok(()) => ok("catalogue", "reads and writes work"),
             Err(e) => fail("catalogue", e.to_string()),
         }
     }
