@@ -46,11 +46,14 @@ pub struct App {
 
 impl App {
     /// Opens the catalogue and builds every service.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(mut config: Config) -> anyhow::Result<Self> {
         // Metrics recorded before the recorder exists would be lost.
         crate::telemetry::handle();
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+        // Tools only get absolute paths, and the default `./data` is relative.
+        config.data_dir = std::path::absolute(&config.data_dir)
+            .with_context(|| format!("resolving data directory {}", config.data_dir.display()))?;
         let catalog = catalog::open(&config.catalog_url())
             .await
             .context("opening the catalogue")?;

@@ -163,6 +163,80 @@ async fn doctor_prints_the_same_checks_for_an_operator() {
     assert!(text.ends_with("NOT READY\n"), "{text}");
 }
 
+#[tokio::test]
+async fn a_relative_data_dir_still_processes_media() {
+    // The default data directory is `./data`; tools must still get absolute paths.
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::from(assetd())
+        .current_dir(dir.path())
+        .args([
+            "--data-dir",
+            "data",
+            "credentials",
+            "create",
+            "--project-id",
+            "rel",
+        ])
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut command = assetd();
+    let mut child = command
+        .current_dir(dir.path())
+        .args([
+            "--data-dir",
+            "data",
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while reqwest::get(format!("{base}/health")).await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let client = Client::connect(
+        &base,
+        "rel",
+        &value_of(&text, "access_key"),
+        &value_of(&text, "secret_key"),
+    );
+    let id = upload_asset(&client, "AUDIO", "tone.wav", &fixture(Media::Wav)).await;
+    let asset = wait_until_settled(&client, &id).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(asset["asset_state"], "ACTIVED", "{asset}");
+}
+
+async fn wait_until_settled(client: &Client, id: &str) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let asset = client.show(id).await;
+        if asset["asset_state"] != "CREATING" {
+            return asset;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still CREATING: {asset}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 // -------------------------------------------------------------------------------- metrics
 
 fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {

@@ -42,6 +42,8 @@ struct Outcome {
     asset_id: String,
     state: String,
     reason: Option<String>,
+    /// Nothing more will happen without a person: ACTIVED, FAILED or in manual review.
+    settled: bool,
 }
 
 /// The asset type a file extension implies: the first type whose MAIN-file formats list it.
@@ -179,6 +181,7 @@ pub async fn run(api: &Api, args: UploadArgs) -> Result<(), ClientError> {
             asset_id,
             state: "CREATING".into(),
             reason: None,
+            settled: false,
         };
         if !args.wait {
             print_outcome(&outcome, args.json);
@@ -568,8 +571,8 @@ async fn upload_part(
     Ok(())
 }
 
-/// Polls every asset until it is ACTIVED or FAILED (or waits for a person: manual review),
-/// showing each one's processing step.
+/// Polls every asset until it leaves CREATING (ACTIVED or FAILED, normally) or waits for a
+/// person (manual review), showing each one's processing step.
 async fn wait_all(
     api: &Api,
     mut outcomes: Vec<Outcome>,
@@ -595,7 +598,7 @@ async fn wait_all(
     loop {
         let mut pending = 0;
         for (i, outcome) in outcomes.iter_mut().enumerate() {
-            if matches!(outcome.state.as_str(), "ACTIVED" | "FAILED" | "REVIEW") {
+            if outcome.settled {
                 continue;
             }
             let asset = api
@@ -617,14 +620,17 @@ async fn wait_all(
             });
             let spinner = &spinners[&i];
             outcome.reason = asset["reason"].as_str().map(str::to_owned);
-            if state == "ACTIVED" || state == "FAILED" {
-                outcome.state = state;
-                spinner.finish_with_message(outcome.state.clone());
-            } else if in_review {
-                outcome.state = "REVIEW".into();
+            // Processing ends in ACTIVED or FAILED; any other change (a delete, a block) also
+            // ends the wait, and so does a file that waits for a person.
+            outcome.settled = state != "CREATING" || in_review;
+            if in_review && state == "CREATING" {
                 outcome.reason = Some("waiting for manual review".into());
                 spinner.finish_with_message("waiting for manual review");
-            } else {
+            } else if outcome.settled {
+                spinner.finish_with_message(state.clone());
+            }
+            outcome.state = state;
+            if !outcome.settled {
                 pending += 1;
                 spinner.set_message(describe_processing(&asset));
             }
