@@ -47,14 +47,6 @@ impl ApiError {
         )
     }
 
-    /// The HTTP status, when the server answered.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            Self::Mss { status, .. } => Some(*status),
-            Self::Transport(_) => None,
-        }
-    }
-
     fn transport(context: &str, e: reqwest::Error) -> Self {
         Self::Transport(format!("{context}: {e}"))
     }

@@ -22,7 +22,7 @@ const TOOL_CHECK_TTL: Duration = Duration::from_secs(30);
 const VERSION_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// One thing the server depends on, and how it stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Check {
     /// `catalogue`, `blob_store`, or a tool's program name.
     pub name: String,

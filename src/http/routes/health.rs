@@ -42,20 +42,7 @@ pub struct ReadyReply {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_msg: Option<String>,
     /// Every check: `catalogue`, `blob_store`, then each external tool with its version.
-    #[schema(value_type = Vec<ReadyCheck>)]
     pub checks: Vec<Check>,
-}
-
-/// One readiness check (the schema of [`Check`]).
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct ReadyCheck {
-    /// `catalogue`, `blob_store`, or a tool's program name.
-    name: String,
-    /// Whether it works.
-    ok: bool,
-    /// The tool's version line, or what is wrong.
-    detail: String,
 }
 
 /// Reports whether the catalogue, the blob store and every external tool work.
