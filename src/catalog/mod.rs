@@ -6,6 +6,7 @@
 //! [`Catalog::apply`] commits a [`Write`] atomically only if every version still matches.
 
 mod job;
+pub mod rows;
 pub mod sqlite;
 mod update;
 
