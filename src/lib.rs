@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod library;
 pub mod logging;
 pub mod media;
 pub mod model;

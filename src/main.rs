@@ -51,6 +51,36 @@ enum Command {
     Doctor,
     /// Talk to an assetd server as a client: upload, list, show, download, delete, restore.
     Client(assetd::client::ClientArgs),
+    /// Move a whole library (catalogue and blobs) between backends.
+    Library {
+        #[command(subcommand)]
+        command: LibraryCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LibraryCommand {
+    /// Copy the library the settings select (--data-dir, --database-url, --blob-url) to
+    /// another catalogue and blob store, then verify every record and every blob's MD5;
+    /// exits 1 on any difference. The destination must be empty or an earlier, interrupted
+    /// copy of the same library (run the same command again to resume). Stop the nodes of
+    /// both sides first.
+    Copy {
+        /// Destination catalogue: postgres://USER:PASS@HOST:PORT/DB or sqlite://FILE
+        /// [default: sqlite://<to-data-dir>/catalog.db].
+        #[arg(long, required_unless_present = "to_data_dir")]
+        to_database_url: Option<String>,
+        /// Destination blob store: s3://BUCKET[/PREFIX] or a directory
+        /// [default: <to-data-dir>/blobs].
+        #[arg(long, required_unless_present = "to_data_dir")]
+        to_blob_url: Option<String>,
+        /// Destination data directory, for the embedded default (SQLite + local blobs).
+        #[arg(long)]
+        to_data_dir: Option<PathBuf>,
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u16).range(1..))]
+        batch_size: u16,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -186,6 +216,41 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let catalog = assetd::catalog::open(&config.catalog_url()).await?;
             credentials(catalog.as_ref(), command).await?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Library {
+            command:
+                LibraryCommand::Copy {
+                    to_database_url,
+                    to_blob_url,
+                    to_data_dir,
+                    batch_size,
+                },
+        } => {
+            let from = assetd::library::Location {
+                database_url: config.catalog_url(),
+                blob_url: config.blob_url(),
+            };
+            if let Some(dir) = &to_data_dir {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating data directory {}", dir.display()))?;
+            }
+            let defaults = Config {
+                data_dir: to_data_dir.unwrap_or_default(),
+                database_url: to_database_url,
+                blob_url: to_blob_url,
+                ..Config::default()
+            };
+            let to = assetd::library::Location {
+                database_url: defaults.catalog_url(),
+                blob_url: defaults.blob_url(),
+            };
+            let report = assetd::library::copy(&from, &to, usize::from(batch_size)).await?;
+            print!("{}", report.to_text());
+            Ok(if report.mismatch_count == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Client(_) => unreachable!("handled before the runtime starts"),
     }
