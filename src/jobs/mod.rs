@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
-use crate::blobs::BlobStore;
 use crate::catalog::{Catalog, JobOutcome, JobRecord, NewJob};
 use crate::config::Config;
 use crate::media::runner::Runner;
@@ -75,6 +74,18 @@ pub enum Job {
         /// The event.
         event: serde_json::Value,
     },
+    /// Remove the bytes of a blob no file refers to any more (enqueued by the catalogue).
+    #[serde(rename = "delete_blob")]
+    DeleteBlob {
+        /// The blob's key.
+        key: String,
+    },
+    /// The reconciliation sweep of the blob store (`service::storage::Storage::reconcile`).
+    #[serde(rename = "reconcile_blobs")]
+    ReconcileBlobs,
+    /// Verify the blobs due for it, at the configured rate, for a while.
+    #[serde(rename = "scrub_blobs")]
+    ScrubBlobs,
 }
 
 impl Job {
@@ -88,6 +99,9 @@ impl Job {
             Self::ShareExpiry { .. } => "share_expiry",
             Self::SweepUploads => "sweep_uploads",
             Self::DeliverEvent { .. } => crate::catalog::EVENT_JOB_KIND,
+            Self::DeleteBlob { .. } => crate::catalog::BLOB_DELETE_JOB_KIND,
+            Self::ReconcileBlobs => "reconcile_blobs",
+            Self::ScrubBlobs => "scrub_blobs",
         }
     }
 
@@ -113,6 +127,8 @@ impl Job {
             } => Some(format!("share_expiry:{asset_id}:{expire_time}")),
             Self::SweepUploads => Some("sweep_uploads".to_owned()),
             Self::DeliverEvent { .. } => None,
+            Self::DeleteBlob { key } => Some(format!("{}:{key}", self.kind())),
+            Self::ReconcileBlobs | Self::ScrubBlobs => Some(self.kind().to_owned()),
         };
         NewJob {
             kind: self.kind().to_owned(),
@@ -152,12 +168,18 @@ impl From<crate::blobs::BlobError> for JobFailure {
     }
 }
 
+impl From<crate::service::storage::StorageError> for JobFailure {
+    fn from(e: crate::service::storage::StorageError) -> Self {
+        Self::Retryable(format!("storage: {e}"))
+    }
+}
+
 /// Everything a job can use.
 pub struct JobContext {
     /// The catalogue.
     pub catalog: Arc<dyn Catalog>,
-    /// The blob store.
-    pub blobs: BlobStore,
+    /// Where bytes live.
+    pub storage: Arc<crate::service::storage::Storage>,
     /// Signed URLs (for reviewers that fetch content).
     pub links: Arc<Links>,
     /// The bounded tool runner.
@@ -341,6 +363,12 @@ async fn run_job(ctx: &JobContext, job: &Job) -> Result<(), JobFailure> {
         Job::DeliverEvent { project_id, event } => {
             governance::deliver_event(ctx, project_id, event).await
         }
+        Job::DeleteBlob { key } => {
+            ctx.storage.delete_blob(key).await?;
+            Ok(())
+        }
+        Job::ReconcileBlobs => governance::reconcile_blobs(ctx).await,
+        Job::ScrubBlobs => governance::scrub_blobs(ctx).await,
     }
 }
 

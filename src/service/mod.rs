@@ -7,5 +7,6 @@ pub mod auth;
 pub mod files;
 pub mod links;
 pub mod state;
+pub mod storage;
 pub mod timers;
 pub mod webhooks;

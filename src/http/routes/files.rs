@@ -198,7 +198,7 @@ pub async fn download_file(
             .replace(|c: char| !c.is_ascii(), "_"),
         utf8_percent_encode(&file.file_name, NON_ALPHANUMERIC)
     );
-    let mut response = Response::new(Body::from_stream(download.body.into_stream()));
+    let mut response = Response::new(Body::from_stream(download.body));
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
