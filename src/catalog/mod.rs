@@ -5,7 +5,9 @@
 //! Writes use optimistic concurrency: every asset and file carries a `version`, and
 //! [`Catalog::apply`] commits a [`Write`] atomically only if every version still matches.
 
+mod job;
 pub mod sqlite;
+mod update;
 
 use std::sync::Arc;
 
@@ -19,6 +21,8 @@ use crate::model::{
     AssetExtraMeta, AssetSharedConfig, AssetState, AssetType, AutoOperationConfig, FailType,
     FileCategory, FileState, ReviewConfig, SupportedService, SystemProperty, TranscodingStatus,
 };
+pub use job::Job;
+pub use update::Change;
 
 /// Failures of the storage layer itself.
 #[derive(Debug, thiserror::Error)]
@@ -198,6 +202,18 @@ pub struct FileRecord {
     /// Optimistic-concurrency version.
     #[serde(skip)]
     pub version: i64,
+}
+
+impl FileRecord {
+    /// Whether this file is an output of processing the MAIN file `main_file_id`. Outputs
+    /// are named `{main_file_id}-{suffix}`, so they go with their MAIN file when it is deleted.
+    pub fn made_from(&self, main_file_id: &str) -> bool {
+        self.derived.is_some()
+            && self
+                .file_id
+                .strip_prefix(main_file_id)
+                .is_some_and(|rest| rest.starts_with('-'))
+    }
 }
 
 /// What a server-generated file is.

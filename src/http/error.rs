@@ -78,6 +78,11 @@ pub fn wire(code: Code) -> (StatusCode, &'static str, &'static str) {
             "MSS.00000004",
             "internal error",
         ),
+        Code::Unavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "MSS.00000007",
+            "service unavailable",
+        ),
     }
 }
 
@@ -136,6 +141,7 @@ has_code!(
     crate::service::admin::AdminError,
     crate::service::webhooks::WebhookError,
     crate::service::storage::StorageError,
+    crate::app::HealthError,
 );
 
 impl<E: HasCode> From<E> for ApiError {
@@ -200,6 +206,7 @@ mod tests {
             MethodNotAllowed,
             NotImplemented,
             Internal,
+            Unavailable,
         ] {
             let (status, mss, msg) = wire(code);
             assert!(mss.starts_with("MSS."), "{code:?}");

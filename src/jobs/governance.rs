@@ -12,12 +12,10 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::{JobContext, JobFailure};
-use crate::catalog::{Asset, CatalogError, Write};
+use crate::catalog::{Asset, Change, Write};
 use crate::model::{AssetSharedConfig, AssetState, AutoOperation, FileState, SharedType};
 use crate::service::state::{self, States, Transition};
 use crate::service::timers::{timers_for, TimerSettings};
-
-const WRITE_ATTEMPTS: usize = 8;
 
 /// Timer settings from the configuration.
 pub fn timer_settings(ctx: &JobContext) -> TimerSettings {
@@ -34,39 +32,42 @@ pub fn timer_settings(ctx: &JobContext) -> TimerSettings {
 pub(super) async fn change_asset(
     ctx: &JobContext,
     asset_id: &str,
-    change: impl Fn(&mut Asset) -> bool,
+    change: impl Fn(&mut Asset) -> bool + Sync,
 ) -> Result<(), JobFailure> {
-    for _ in 0..WRITE_ATTEMPTS {
-        let Some(before) = ctx.catalog.asset(asset_id).await? else {
-            return Ok(());
-        };
-        let mut after = before.clone();
-        if !change(&mut after) {
-            return Ok(());
-        }
-        after.update_time = OffsetDateTime::now_utc();
-        let jobs = timers_for(Some(&before), &after, timer_settings(ctx));
-        let queued = !jobs.is_empty();
-        match ctx
-            .catalog
-            .apply(Write {
-                assets: vec![after],
-                jobs,
-                ..Write::default()
-            })
-            .await
-        {
-            Ok(()) => {
-                if queued {
-                    ctx.wake.notify_waiters();
+    let change = &change;
+    let queued = ctx
+        .catalog
+        .update(
+            || async move {
+                let Some(before) = ctx.catalog.asset(asset_id).await? else {
+                    return Ok(Change::Keep(false));
+                };
+                let mut after = before.clone();
+                if !change(&mut after) {
+                    return Ok(Change::Keep(false));
                 }
-                return Ok(());
-            }
-            Err(CatalogError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
+                after.update_time = OffsetDateTime::now_utc();
+                let jobs = timers_for(Some(&before), &after, timer_settings(ctx));
+                let queued = !jobs.is_empty();
+                let write = Write {
+                    assets: vec![after],
+                    jobs,
+                    ..Write::default()
+                };
+                Ok(Change::Commit(write, queued))
+            },
+            busy,
+        )
+        .await?;
+    if queued {
+        ctx.wake.notify_waiters();
     }
-    Err(JobFailure::Retryable("asset kept changing".into()))
+    Ok(())
+}
+
+/// The failure of a job whose records kept changing under it: worth another try later.
+pub(super) fn busy() -> JobFailure {
+    JobFailure::Retryable("asset kept changing".into())
 }
 
 fn transition(asset: &mut Asset, t: Transition) -> bool {
@@ -144,12 +145,12 @@ pub async fn recycle(ctx: &JobContext, asset_id: &str, deleted_at: &str) -> Resu
 /// removed before that write commits, so a conflict or a crash cannot leave a record whose
 /// bytes are gone.
 pub async fn purge_files(ctx: &JobContext, asset_id: &str) -> Result<(), JobFailure> {
-    for _ in 0..WRITE_ATTEMPTS {
+    let attempt = || async move {
         let Some(asset) = ctx.catalog.asset(asset_id).await? else {
-            return Ok(());
+            return Ok(Change::Keep(None));
         };
         if asset.asset_state != AssetState::Deleted {
-            return Ok(());
+            return Ok(Change::Keep(None));
         }
         let now = OffsetDateTime::now_utc();
         let mut write = Write::default();
@@ -166,22 +167,21 @@ pub async fn purge_files(ctx: &JobContext, asset_id: &str) -> Result<(), JobFail
             file.update_time = now;
             write.files.push(file);
         }
-        match ctx.catalog.apply(write).await {
-            Ok(()) => {
-                for (file_id, count) in parts {
-                    ctx.storage
-                        .blobs()
-                        .delete_parts(&file_id, count as u32)
-                        .await?;
-                }
-                tracing::info!(asset.id = %asset_id, "files of a deleted asset removed");
-                return Ok(());
-            }
-            Err(CatalogError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
+        Ok(Change::Commit(write, Some(parts)))
+    };
+    let busy = || JobFailure::Retryable("files kept changing".into());
+    let Some(parts) = ctx.catalog.update(attempt, busy).await? else {
+        return Ok(());
+    };
+    // Parts are no blobs: nothing refers to them once their upload is over.
+    for (file_id, count) in parts {
+        ctx.storage
+            .blobs()
+            .delete_parts(&file_id, count as u32)
+            .await?;
     }
-    Err(JobFailure::Retryable("files kept changing".into()))
+    tracing::info!(asset.id = %asset_id, "files of a deleted asset removed");
+    Ok(())
 }
 
 /// The reconciliation sweep of the blob store.

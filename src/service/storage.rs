@@ -307,11 +307,10 @@ impl Storage {
     pub fn new(catalog: Arc<dyn Catalog>, blobs: BlobStore, lease: Duration) -> Self {
         let lease = lease.max(Duration::from_secs(3));
         let leases = Arc::new(Leases::default());
-        tokio::spawn(renew_leases(
-            catalog.clone(),
-            Arc::downgrade(&leases),
-            lease,
-        ));
+        let (renewing, held) = (catalog.clone(), Arc::downgrade(&leases));
+        crate::tasks::supervise("blob write lease renewer".into(), move || {
+            renew_leases(renewing.clone(), held.clone(), lease)
+        });
         Self {
             catalog,
             blobs,
