@@ -1443,11 +1443,11 @@ async fn blob_writes_are_leased_renewed_and_claimed_once(c: Cat) {
     assert_eq!(mine.key, key);
     assert_eq!(mine.upload_id.as_deref(), Some("upload-1"));
     assert_eq!(
-        c.known_blob_keys(&[key.clone()]).await.unwrap(),
+        c.known_blob_keys(std::slice::from_ref(&key)).await.unwrap(),
         vec![key.clone()]
     );
 
-    c.renew_blob_writes(&[id.clone()], now + Duration::minutes(1))
+    c.renew_blob_writes(std::slice::from_ref(&id), now + Duration::minutes(1))
         .await
         .unwrap();
     let expired = c.expired_blob_writes(now, 100_000).await.unwrap();

@@ -380,7 +380,12 @@ async fn settle_blobs(
         .bind(now)
         .execute(&mut *conn)
         .await
-        .map_err(map_unique)?;
+        // Another LIVE copy of the same content committed meanwhile (not possible with one
+        // writer, but the contract for every backend): start over, and find it as the twin.
+        .map_err(|e| match map_unique(e) {
+            CatalogError::Unique(_) => CatalogError::Conflict,
+            other => other,
+        })?;
         if state == "DELETING" {
             insert_job(conn, &delete_blob_job(&blob.key)).await?;
         }
