@@ -537,6 +537,7 @@ async fn commit(
     let attempt = || settle(ctx, asset_id, file_id, &out, &verdict);
     if ctx.catalog.update(attempt, super::governance::busy).await? {
         tracing::info!(asset.id = %asset_id, file.id = %file_id, derived = out.derived.len(), "main file processed");
+        out.stored.into_iter().for_each(Stored::recorded);
     }
     Ok(())
 }

@@ -585,7 +585,7 @@ impl Files {
         stored: Stored,
         mismatch: Option<String>,
     ) -> Result<(), FileError> {
-        let (stored, mismatch) = (&stored, &mismatch);
+        let (recording, mismatch) = (&stored, &mismatch);
         self.catalog
             .update(
                 || async move {
@@ -600,19 +600,21 @@ impl Files {
                             file.state
                         )));
                     }
-                    file.blob_key = Some(stored.key());
+                    file.blob_key = Some(recording.key());
                     file.content_mismatch = mismatch.clone();
                     file.update_time = OffsetDateTime::now_utc();
                     let write = Write {
                         files: vec![file],
-                        stored_blobs: vec![stored.blob.clone()],
+                        stored_blobs: vec![recording.blob.clone()],
                         ..Write::default()
                     };
                     Ok(Change::Commit(write, ()))
                 },
                 || FileError::Busy(file_id.to_owned()),
             )
-            .await
+            .await?;
+        stored.recorded();
+        Ok(())
     }
 
     /// Size of an already stored part (or of the stored bytes of a single upload), for
@@ -684,13 +686,15 @@ impl Files {
             }
             _ => None,
         };
-        let assembled = assembled.as_ref();
-        let attempt = || self.confirm_attempt(caller, file_id, state, assembled);
+        let attempt = || self.confirm_attempt(caller, file_id, state, assembled.as_ref());
         let busy = || FileError::Busy(file_id.to_owned());
         let confirmed = self.catalog.update(attempt, busy).await?;
         let Some(done) = confirmed else {
             return Ok(());
         };
+        if let Some(stored) = assembled {
+            stored.recorded();
+        }
         if done.queued {
             self.wake.notify_waiters();
         }

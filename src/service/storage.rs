@@ -233,13 +233,19 @@ pub struct Stored {
     /// What was written.
     pub written: Written,
     /// Held for its `Drop`: the lease while the bytes wait, the cleanup if they are dropped.
-    _guard: WriteGuard,
+    guard: WriteGuard,
 }
 
 impl Stored {
     /// The key files refer to (the catalogue may send them to an identical copy instead).
     pub fn key(&self) -> String {
         self.blob.key.clone()
+    }
+
+    /// Tells that a catalogue write recorded the bytes: dropping this no longer checks
+    /// whether they need removing.
+    pub fn recorded(mut self) {
+        self.guard.progress = Progress::Done;
     }
 }
 
@@ -378,7 +384,7 @@ impl Storage {
                 size: written.size as i64,
             },
             written,
-            _guard: guard,
+            guard,
         }
     }
 
