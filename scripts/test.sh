@@ -27,6 +27,9 @@ smoke() {
   esac
 }
 
+echo "== official SDK venv (tests/client_cli.rs runs the SDK beside the CLI)"
+ASSETD_SDK_PYTHON="$(./scripts/sdk-venv.sh)"
+export ASSETD_SDK_PYTHON
 echo "== cargo test (SQLite + local blobs)"
 cargo test --no-fail-fast
 echo "== SDK smoke test (official Huawei Cloud Python SDK)"

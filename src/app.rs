@@ -43,13 +43,20 @@ pub struct App {
     pub webhooks: Arc<crate::service::webhooks::Webhooks>,
     /// Where bytes live.
     pub storage: Arc<Storage>,
+    /// The `/ready` checks.
+    pub readiness: Arc<crate::service::readiness::Readiness>,
 }
 
 impl App {
     /// Opens the catalogue and builds every service.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(mut config: Config) -> anyhow::Result<Self> {
+        // Metrics recorded before the recorder exists would be lost.
+        crate::telemetry::handle();
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+        // Tools only get absolute paths, and the default `./data` is relative.
+        config.data_dir = std::path::absolute(&config.data_dir)
+            .with_context(|| format!("resolving data directory {}", config.data_dir.display()))?;
         let catalog = catalog::open(&config.catalog_url())
             .await
             .context("opening the catalogue")?;
@@ -72,7 +79,7 @@ impl App {
             .context("opening the blob store")?;
         let storage = Arc::new(Storage::new(
             catalog.clone(),
-            blobs,
+            blobs.clone(),
             std::time::Duration::from_secs(config.job_lease_secs),
         ));
         let wake = Arc::new(tokio::sync::Notify::new());
@@ -96,6 +103,10 @@ impl App {
             config.job_max_attempts,
         ));
         let config = Arc::new(config);
+        let readiness = Arc::new(crate::service::readiness::Readiness::new(
+            catalog.clone(),
+            blobs.clone(),
+        ));
         let jobs = Arc::new(JobContext {
             catalog: catalog.clone(),
             storage: storage.clone(),
@@ -116,6 +127,7 @@ impl App {
             )),
             webhooks: Arc::new(crate::service::webhooks::Webhooks::new(catalog.clone())),
             storage,
+            readiness,
             config,
             jobs,
             catalog,
@@ -132,6 +144,25 @@ impl App {
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        self.serve_with_metrics(listener, None, shutdown).await
+    }
+
+    /// Serves on `listener`, and `/metrics` alone on `metrics` when given (then the main
+    /// listener does not serve it), until `shutdown` resolves.
+    pub async fn serve_with_metrics(
+        self,
+        listener: TcpListener,
+        metrics: Option<TcpListener>,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let metrics = metrics.map(|listener| {
+            let router = crate::http::metrics_router(self.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            })
+        });
         match crate::media::runner::JobDir::sweep(&self.config.data_dir.join("work")) {
             Ok(0) | Err(_) => {}
             Ok(n) => tracing::info!(dirs = n, "removed work directories left by a previous run"),
@@ -162,6 +193,9 @@ impl App {
         };
         sweeper.abort();
         blob_timers.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         for worker in workers {
             worker.abort();
         }
@@ -172,15 +206,7 @@ impl App {
     /// [`HEALTH_WRITE_TIMEOUT`]. On SQLite that goes through the writer task and takes the
     /// write lock, so a dead writer or a database locked by something else shows here.
     pub async fn check_health(&self) -> Result<(), HealthError> {
-        match tokio::time::timeout(HEALTH_WRITE_TIMEOUT, self.catalog.apply(Write::default())).await
-        {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(HealthError::CatalogUnwritable(e.to_string())),
-            Err(_) => Err(HealthError::CatalogUnwritable(format!(
-                "no write committed within {}s",
-                HEALTH_WRITE_TIMEOUT.as_secs()
-            ))),
-        }
+        catalog_writable(self.catalog.as_ref()).await
     }
 
     /// Resolves (with the reason) once the catalogue has accepted no write for
@@ -207,6 +233,19 @@ impl App {
                 Err(e) => tracing::warn!(error = %e, "the catalogue does not accept writes"),
             }
         }
+    }
+}
+
+/// Whether `catalog` commits an (empty) write within [`HEALTH_WRITE_TIMEOUT`]; shared by
+/// `/health` and `/ready`.
+pub async fn catalog_writable(catalog: &dyn Catalog) -> Result<(), HealthError> {
+    match tokio::time::timeout(HEALTH_WRITE_TIMEOUT, catalog.apply(Write::default())).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(HealthError::CatalogUnwritable(e.to_string())),
+        Err(_) => Err(HealthError::CatalogUnwritable(format!(
+            "no write committed within {}s",
+            HEALTH_WRITE_TIMEOUT.as_secs()
+        ))),
     }
 }
 

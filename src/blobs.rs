@@ -619,6 +619,29 @@ impl BlobStore {
         }
     }
 
+    /// Writes a small temporary object, reads it back and removes it: proves the store is
+    /// reachable, writable and readable (the readiness check).
+    pub async fn check(&self) -> Result<(), BlobError> {
+        // Under `tmp/`, which the reconciliation sweep empties of anything older than a lease.
+        let name = format!("tmp/probe-{}", uuid::Uuid::new_v4().simple());
+        let path = self.full_path(&Path::from(name));
+        let probe = Bytes::from_static(b"assetd readiness probe");
+        self.store.put(&path, probe.clone().into()).await?;
+        let read = async { self.store.get(&path).await?.bytes().await };
+        let back = read.await;
+        match self.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if back? == probe {
+            Ok(())
+        } else {
+            Err(BlobError::Body(
+                "the probe object read back differently".into(),
+            ))
+        }
+    }
+
     /// Removes every stored part of a multipart upload.
     pub async fn delete_parts(&self, file_id: &str, count: u32) -> Result<(), BlobError> {
         for part in 1..=count {

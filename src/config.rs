@@ -79,6 +79,8 @@ pub struct Config {
     pub scrub_interval_secs: u64,
     /// How often the reconciliation sweep of the blob store runs, in seconds (and at start).
     pub reconcile_interval_secs: u64,
+    /// Serve `/metrics` on this address instead of on `listen` (e.g. a private interface).
+    pub metrics_listen: Option<SocketAddr>,
     /// `serve` exits non-zero once the catalogue has accepted no write for this many seconds
     /// (checked every 10 s), for a supervisor to restart it; 0 never exits.
     pub catalog_unwritable_exit_secs: u64,
@@ -118,6 +120,7 @@ impl Default for Config {
             scrub_bytes_per_sec: 8 * 1024 * 1024,
             scrub_interval_secs: 7 * 24 * 3600,
             reconcile_interval_secs: 3600,
+            metrics_listen: None,
             catalog_unwritable_exit_secs: 60,
         }
     }
