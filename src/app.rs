@@ -17,6 +17,7 @@ use crate::service::assets::Assets;
 use crate::service::auth::Authenticator;
 use crate::service::files::Files;
 use crate::service::links::Links;
+use crate::service::storage::Storage;
 use crate::tasks::supervise;
 
 /// Everything a handler can reach; cheap to clone.
@@ -40,6 +41,8 @@ pub struct App {
     pub admin: Arc<crate::service::admin::Admin>,
     /// Webhooks.
     pub webhooks: Arc<crate::service::webhooks::Webhooks>,
+    /// Where bytes live.
+    pub storage: Arc<Storage>,
     /// The `/ready` checks.
     pub readiness: Arc<crate::service::readiness::Readiness>,
 }
@@ -71,7 +74,14 @@ impl App {
             config.max_clock_skew(),
             std::time::Duration::from_secs(config.token_ttl_secs),
         ));
-        let blobs = BlobStore::local(&config.data_dir.join("blobs"))?;
+        let blobs = BlobStore::open(&config.blob_url())
+            .await
+            .context("opening the blob store")?;
+        let storage = Arc::new(Storage::new(
+            catalog.clone(),
+            blobs.clone(),
+            std::time::Duration::from_secs(config.job_lease_secs),
+        ));
         let wake = Arc::new(tokio::sync::Notify::new());
         let timers = crate::service::timers::TimerSettings {
             recycle_retention: time::Duration::seconds(
@@ -87,7 +97,7 @@ impl App {
         ));
         let files = Arc::new(Files::new(
             catalog.clone(),
-            blobs.clone(),
+            storage.clone(),
             links.clone(),
             wake.clone(),
             config.job_max_attempts,
@@ -99,7 +109,7 @@ impl App {
         ));
         let jobs = Arc::new(JobContext {
             catalog: catalog.clone(),
-            blobs,
+            storage: storage.clone(),
             links: links.clone(),
             runner: Runner::new(config.tool_concurrency),
             config: config.clone(),
@@ -116,6 +126,7 @@ impl App {
                 links.clone(),
             )),
             webhooks: Arc::new(crate::service::webhooks::Webhooks::new(catalog.clone())),
+            storage,
             readiness,
             config,
             jobs,
@@ -165,6 +176,12 @@ impl App {
                 schedule_upload_sweeps(app.clone())
             })
         };
+        let blob_timers = {
+            let app = self.clone();
+            supervise("blob store job scheduler".into(), move || {
+                schedule_blob_jobs(app.clone())
+            })
+        };
         let workers = crate::jobs::spawn_workers(self.jobs.clone(), self.config.workers);
         let watchdog = self.clone();
         let router = crate::http::router(self);
@@ -175,6 +192,7 @@ impl App {
             dead = watchdog.watch_catalog() => Err(dead),
         };
         sweeper.abort();
+        blob_timers.abort();
         if let Some(metrics) = metrics {
             metrics.abort();
         }
@@ -272,6 +290,42 @@ async fn schedule_upload_sweeps(app: App) {
             Ok(()) => app.jobs.wake.notify_waiters(),
             Err(e) => tracing::warn!(error = %e, "could not schedule the upload sweep"),
         }
+    }
+}
+
+/// Enqueues the blob store's reconciliation sweep at start and every
+/// `reconcile_interval_secs`, and a slice of scrubbing every minute while the scrubber is on.
+/// Both are jobs with one pending at most, so they run once at a time across nodes.
+async fn schedule_blob_jobs(app: App) {
+    use crate::catalog::Job;
+    let reconcile_every = std::time::Duration::from_secs(app.config.reconcile_interval_secs.max(1));
+    let scrub_every = std::time::Duration::from_secs(60);
+    let mut next_reconcile = tokio::time::Instant::now();
+    let mut next_scrub = tokio::time::Instant::now() + scrub_every;
+    loop {
+        let mut jobs = Vec::new();
+        let now = tokio::time::Instant::now();
+        if now >= next_reconcile {
+            jobs.push(Job::ReconcileBlobs.to_new(app.config.job_max_attempts));
+            next_reconcile = now + reconcile_every;
+        }
+        if now >= next_scrub {
+            if app.config.scrub_bytes_per_sec > 0 {
+                jobs.push(Job::ScrubBlobs.to_new(app.config.job_max_attempts));
+            }
+            next_scrub = now + scrub_every;
+        }
+        if !jobs.is_empty() {
+            let write = crate::catalog::Write {
+                jobs,
+                ..crate::catalog::Write::default()
+            };
+            match app.catalog.apply(write).await {
+                Ok(()) => app.jobs.wake.notify_waiters(),
+                Err(e) => tracing::warn!(error = %e, "could not schedule blob store jobs"),
+            }
+        }
+        tokio::time::sleep_until(next_reconcile.min(next_scrub)).await;
     }
 }
 

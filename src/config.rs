@@ -21,6 +21,9 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Catalogue location; `sqlite://…` or empty for `<data_dir>/catalog.db`.
     pub database_url: Option<String>,
+    /// Blob store location: `s3://BUCKET[/PREFIX]` (settings from the `AWS_*` variables) or
+    /// a directory; empty for `<data_dir>/blobs`.
+    pub blob_url: Option<String>,
     /// Largest JSON request body accepted, in bytes (larger bodies get 413).
     pub max_body_bytes: usize,
     /// Largest accepted difference between `X-Sdk-Date` and the server clock, in seconds.
@@ -69,6 +72,13 @@ pub struct Config {
     pub review_timeout_secs: u64,
     /// How long a webhook receiver may take to answer, in seconds.
     pub webhook_timeout_secs: u64,
+    /// How fast the background scrubber re-reads stored blobs, in bytes per second; 0 turns
+    /// it off.
+    pub scrub_bytes_per_sec: u64,
+    /// How long a verified blob waits before the scrubber reads it again, in seconds.
+    pub scrub_interval_secs: u64,
+    /// How often the reconciliation sweep of the blob store runs, in seconds (and at start).
+    pub reconcile_interval_secs: u64,
     /// Serve `/metrics` on this address instead of on `listen` (e.g. a private interface).
     pub metrics_listen: Option<SocketAddr>,
     /// `serve` exits non-zero once the catalogue has accepted no write for this many seconds
@@ -83,6 +93,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
             database_url: None,
+            blob_url: None,
             max_body_bytes: 1024 * 1024,
             max_clock_skew_secs: 15 * 60,
             token_ttl_secs: 24 * 3600,
@@ -106,6 +117,9 @@ impl Default for Config {
             review_url: None,
             review_timeout_secs: 10,
             webhook_timeout_secs: 10,
+            scrub_bytes_per_sec: 8 * 1024 * 1024,
+            scrub_interval_secs: 7 * 24 * 3600,
+            reconcile_interval_secs: 3600,
             metrics_listen: None,
             catalog_unwritable_exit_secs: 60,
         }
@@ -136,6 +150,14 @@ impl Config {
         match &self.database_url {
             Some(url) if !url.is_empty() => url.clone(),
             _ => format!("sqlite://{}", self.data_dir.join("catalog.db").display()),
+        }
+    }
+
+    /// The blob store URL, defaulting to the `blobs` directory in the data directory.
+    pub fn blob_url(&self) -> String {
+        match &self.blob_url {
+            Some(url) if !url.is_empty() => url.clone(),
+            _ => self.data_dir.join("blobs").display().to_string(),
         }
     }
 

@@ -30,6 +30,8 @@ pub enum Code {
     FileTooLarge,
     /// The uploaded bytes do not match what was declared.
     UploadMismatch,
+    /// The stored bytes of a file failed their integrity check and are withheld.
+    ContentDamaged,
     /// No such route.
     RouteNotFound,
     /// Route exists but not with this method.

@@ -1,5 +1,5 @@
-//! The `assetd` command line: `serve`, `credentials create|list|revoke|rotate`, `doctor` and
-//! the `client`, with global `--data-dir`.
+//! The `assetd` command line: `serve`, `credentials create|list|revoke|rotate`, `doctor`,
+//! `scrub`, `storage` and the `client`, with global `--data-dir` and `--blob-url`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,6 +20,9 @@ struct Cli {
     /// Optional TOML configuration file; flags and ASSETD_* variables override it.
     #[arg(long, global = true, env = "ASSETD_CONFIG")]
     config: Option<PathBuf>,
+    /// Blob store: s3://BUCKET[/PREFIX] (AWS_* settings) or a directory [default: <data-dir>/blobs].
+    #[arg(long, global = true, env = "ASSETD_BLOB_URL")]
+    blob_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -45,6 +48,23 @@ enum Command {
     Credentials {
         #[command(subcommand)]
         command: CredentialsCommand,
+    },
+    /// Re-read every stored blob now and verify it; prints the id of each file whose bytes
+    /// are damaged (and marks them, so they are not served) and exits 1 if there is any.
+    Scrub {
+        /// Catalogue URL [default: sqlite://<data-dir>/catalog.db].
+        #[arg(long, env = "ASSETD_DATABASE_URL")]
+        database_url: Option<String>,
+        /// Read at most this many bytes per second [default: as fast as possible].
+        #[arg(long, default_value_t = 0)]
+        rate: u64,
+    },
+    /// Print stored and logical bytes: what the blob store holds, and what the files would
+    /// take if identical content were not stored once.
+    Storage {
+        /// Catalogue URL [default: sqlite://<data-dir>/catalog.db].
+        #[arg(long, env = "ASSETD_DATABASE_URL")]
+        database_url: Option<String>,
     },
     /// Check what the server needs (catalogue, blob store, external tools) and print it, like
     /// `GET /ready`; exits 1 when something is missing.
@@ -126,6 +146,9 @@ fn config_from(cli: &Cli) -> anyhow::Result<Config> {
     if let Some(dir) = &cli.data_dir {
         config.data_dir = dir.clone();
     }
+    if let Some(url) = &cli.blob_url {
+        config.blob_url = Some(url.clone());
+    }
     if let Command::Serve {
         listen,
         public_url,
@@ -145,6 +168,16 @@ fn config_from(cli: &Cli) -> anyhow::Result<Config> {
         if let Some(v) = database_url {
             config.database_url = Some(v.clone());
         }
+    }
+    if let Command::Scrub {
+        database_url: Some(url),
+        ..
+    }
+    | Command::Storage {
+        database_url: Some(url),
+    } = &cli.command
+    {
+        config.database_url = Some(url.clone());
     }
     Ok(config)
 }
@@ -252,6 +285,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Command::Scrub { rate, .. } => {
+            let bad = scrub(&config, rate).await?;
+            Ok(if bad > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Storage { .. } => {
+            let catalog = assetd::catalog::open(&config.catalog_url()).await?;
+            let usage = catalog.storage_usage().await?;
+            println!(
+                "stored_blobs={}\nstored_bytes={}\nlogical_files={}\nlogical_bytes={}\nsaved_bytes={}",
+                usage.blobs,
+                usage.stored_bytes,
+                usage.files,
+                usage.logical_bytes,
+                usage.logical_bytes.saturating_sub(usage.stored_bytes)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Client(_) => unreachable!("handled before the runtime starts"),
     }
 }
@@ -314,6 +368,44 @@ async fn credentials(
         }
     }
     Ok(())
+}
+
+/// `assetd scrub`: verifies every LIVE blob, prints the id of each file on a damaged one,
+/// and returns how many files that is.
+async fn scrub(config: &Config, rate: u64) -> anyhow::Result<u64> {
+    let catalog = assetd::catalog::open(&config.catalog_url())
+        .await
+        .context("opening the catalogue")?;
+    let blobs = assetd::blobs::BlobStore::open(&config.blob_url())
+        .await
+        .context("opening the blob store")?;
+    let storage = assetd::service::storage::Storage::new(
+        catalog.clone(),
+        blobs,
+        std::time::Duration::from_secs(config.job_lease_secs),
+    );
+    let done = storage
+        .scrub(time::OffsetDateTime::now_utc(), rate, None)
+        .await?;
+    let (count, files) = catalog.damaged_files(u32::MAX).await?;
+    for file in &files {
+        println!("{}", file.file_id);
+        eprintln!(
+            "file {} (asset {}, project {}): {}",
+            file.file_id, file.asset_id, file.project_id, file.damage
+        );
+    }
+    let secs = done.elapsed.as_secs_f64().max(1e-9);
+    eprintln!(
+        "scrubbed {} blobs, {} bytes in {:.1} s ({:.1} MB/s); {} damaged blobs, {} files affected",
+        done.blobs,
+        done.bytes,
+        secs,
+        done.bytes as f64 / secs / 1e6,
+        done.damaged.len(),
+        count
+    );
+    Ok(count)
 }
 
 #[cfg(test)]

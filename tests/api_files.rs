@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use assetd::catalog::Write;
@@ -120,37 +119,30 @@ fn assert_no_files(files: &[Value]) {
     assert!(files.is_empty(), "nothing should be stored: {files:?}");
 }
 
-fn blob_path(server: &TestServer, file_id: &str) -> PathBuf {
-    server.data_dir().join("blobs/files").join(file_id)
-}
-
-fn parts_dir(server: &TestServer, file_id: &str) -> PathBuf {
-    server.data_dir().join("blobs/parts").join(file_id)
-}
-
-/// Names left in the blob store's staging directory.
-fn tmp_leftovers(server: &TestServer) -> Vec<String> {
-    std::fs::read_dir(server.data_dir().join("blobs/tmp"))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Asserts that a refused PUT left nothing: no blob for the file and no staging leftovers.
-#[track_caller]
-fn assert_nothing_stored(server: &TestServer, file_id: &str) {
-    assert!(
-        !blob_path(server, file_id).exists(),
+/// Asserts that a refused PUT left nothing: no bytes for the file and nothing stray in the
+/// blob store (no unrecorded object, no staging file).
+async fn assert_nothing_stored(server: &TestServer, file_id: &str) {
+    assert_eq!(
+        server.blob_key(file_id).await,
+        None,
         "no blob may be stored for {file_id}"
     );
-    assert_eq!(
-        tmp_leftovers(server),
-        Vec::<String>::new(),
-        "no staging leftovers"
-    );
+    assert_eq!(server.stray_objects().await, Vec::<String>::new());
+}
+
+/// Waits until the bytes at `key` are removed from the blob store.
+async fn assert_removed(server: &TestServer, key: &str) {
+    server
+        .eventually("the bytes to be removed", 30, || async {
+            !server.objects("content").await.contains(&key.to_owned())
+        })
+        .await;
+}
+
+/// Asserts that no part of `file_id`'s upload is stored any more.
+async fn assert_no_parts(server: &TestServer, file_id: &str) {
+    let parts = server.objects(&format!("parts/{file_id}")).await;
+    assert_eq!(parts, Vec::<String>::new(), "parts are removed");
 }
 
 /// `url` with one query parameter replaced.
@@ -298,7 +290,7 @@ async fn a_png_upload_is_confirmed_and_the_asset_becomes_actived() {
         stored.headers["content-length"].to_str().unwrap(),
         data.len().to_string()
     );
-    assert_eq!(std::fs::read(blob_path(&server, &file_id)).unwrap(), data);
+    assert_eq!(server.stored(&file_id).await.unwrap(), data);
     assert_eq!(c.show(&asset_id).await["asset_state"], "CREATING");
 
     c.confirm(&file_id, "CREATED").await.ok();
@@ -321,7 +313,7 @@ async fn a_png_upload_is_confirmed_and_the_asset_becomes_actived() {
     // Confirming again is harmless.
     c.confirm(&file_id, "CREATED").await.ok();
     wait_asset_state(c, &asset_id, "ACTIVED").await;
-    assert_eq!(tmp_leftovers(&server), Vec::<String>::new());
+    assert_eq!(server.stray_objects().await, Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -753,13 +745,7 @@ async fn file_names_with_paths_dot_dot_or_control_characters_are_refused() {
         large.expect_error(400, "MSS.00000003");
     }
     assert_no_files(&files_of(c, &asset_id).await);
-    assert!(
-        !server.data_dir().join("blobs/files").exists()
-            || std::fs::read_dir(server.data_dir().join("blobs/files"))
-                .unwrap()
-                .count()
-                == 0
-    );
+    assert_eq!(server.objects("content").await, Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -796,7 +782,7 @@ async fn an_upload_url_expires() {
     let reply = c.put_upload(&url, &data, Some(&md5_b64(&data))).await;
     let msg = reply.expect_error(403, "MSS.00010008");
     assert!(msg.contains("expired"), "{msg}");
-    assert_nothing_stored(&server, &file_id);
+    assert_nothing_stored(&server, &file_id).await;
     assert_eq!(file_of(c, &asset_id, &file_id).await["state"], "CREATING");
 }
 
@@ -814,14 +800,14 @@ async fn an_upload_url_is_useless_for_any_other_file() {
     let reply = c.put_upload(&swapped, &data, Some(&md5_b64(&data))).await;
     reply.expect_error(403, "MSS.00010008");
     assert_eq!(head(c, &swapped).await.status, 403);
-    assert_nothing_stored(&server, &file_b);
-    assert_nothing_stored(&server, &file_a);
+    assert_nothing_stored(&server, &file_b).await;
+    assert_nothing_stored(&server, &file_a).await;
     // Nor can it address a part that was never issued.
     let part = with_param(&url_a, "part", "1");
     c.put_upload(&part, &data, None)
         .await
         .expect_error(403, "MSS.00010008");
-    assert_nothing_stored(&server, &file_a);
+    assert_nothing_stored(&server, &file_a).await;
 }
 
 #[tokio::test]
@@ -846,7 +832,7 @@ async fn a_tampered_upload_url_is_refused() {
     c.put_upload(unsigned, &data, None)
         .await
         .expect_error(403, "MSS.00010008");
-    assert_nothing_stored(&server, &file_id);
+    assert_nothing_stored(&server, &file_id).await;
     // The genuine URL still works.
     c.put_upload(&url, &data, None).await.ok();
 }
@@ -866,7 +852,7 @@ async fn a_put_of_the_wrong_size_stores_nothing_and_can_be_retried() {
     let reply = c.put_upload(&url, &data[..data.len() - 1], None).await;
     let msg = reply.expect_error(400, "MSS.10001010");
     assert!(msg.contains("declared"), "{msg}");
-    assert_nothing_stored(&server, &file_id);
+    assert_nothing_stored(&server, &file_id).await;
 
     // Too long and too short, streamed without Content-Length.
     for body in [
@@ -886,7 +872,7 @@ async fn a_put_of_the_wrong_size_stores_nothing_and_can_be_retried() {
             .unwrap();
         let reply = Reply::read(response).await;
         reply.expect_error(400, "MSS.10001010");
-        assert_nothing_stored(&server, &file_id);
+        assert_nothing_stored(&server, &file_id).await;
     }
     c.confirm(&file_id, "CREATED")
         .await
@@ -914,12 +900,12 @@ async fn a_put_whose_bytes_do_not_match_the_declared_md5_stores_nothing_and_can_
         let reply = c.put_upload(&url, &other, content_md5.as_deref()).await;
         let msg = reply.expect_error(400, "MSS.10001010");
         assert!(msg.to_lowercase().contains("md5"), "{msg}");
-        assert_nothing_stored(&server, &file_id);
+        assert_nothing_stored(&server, &file_id).await;
     }
     // Right bytes, wrong Content-MD5 header.
     let reply = c.put_upload(&url, &data, Some(&md5_b64(b"else"))).await;
     reply.expect_error(400, "MSS.10001010");
-    assert_nothing_stored(&server, &file_id);
+    assert_nothing_stored(&server, &file_id).await;
     // A Content-MD5 that is not RFC 1864.
     let hex_md5 = {
         use md5::Digest;
@@ -928,12 +914,12 @@ async fn a_put_whose_bytes_do_not_match_the_declared_md5_stores_nothing_and_can_
     let reply = c.put_upload(&url, &data, Some(&hex_md5)).await;
     let msg = reply.expect_error(400, "MSS.00000003");
     assert!(msg.contains("Content-MD5"), "{msg}");
-    assert_nothing_stored(&server, &file_id);
+    assert_nothing_stored(&server, &file_id).await;
     assert_eq!(file_of(c, &asset_id, &file_id).await["state"], "CREATING");
 
     let put = c.put_upload(&url, &data, Some(&md5_b64(&data))).await;
     put.ok();
-    assert_eq!(std::fs::read(blob_path(&server, &file_id)).unwrap(), data);
+    assert_eq!(server.stored(&file_id).await.unwrap(), data);
     c.confirm(&file_id, "CREATED").await.ok();
     wait_asset_state(c, &asset_id, "ACTIVED").await;
 }
@@ -992,7 +978,7 @@ async fn confirm_failed_fails_the_file_and_the_asset_with_a_reason() {
     c.put_upload(&url, &data, None)
         .await
         .expect_error(400, "MSS.00000003");
-    assert_nothing_stored(&server, &file_id);
+    assert_nothing_stored(&server, &file_id).await;
 }
 
 #[tokio::test]
@@ -1003,16 +989,14 @@ async fn confirm_cancelled_cancels_the_file_and_removes_its_blob() {
     let data = png(3, 3);
     let (file_id, url) = c.create_file(&asset_id, "a.png", "MAIN", &data).await;
     c.put_upload(&url, &data, None).await.ok();
-    assert!(blob_path(&server, &file_id).exists());
+    assert_eq!(server.stored(&file_id).await.unwrap(), data);
+    let key = server.blob_key(&file_id).await.unwrap();
 
     c.confirm(&file_id, "CANCELLED").await.ok();
     let file = file_of(c, &asset_id, &file_id).await;
     assert_eq!(file["state"], "CANCELLED");
     assert!(file.get("download_url").is_none());
-    assert!(
-        !blob_path(&server, &file_id).exists(),
-        "the blob is removed"
-    );
+    assert_removed(&server, &key).await;
     assert_eq!(c.show(&asset_id).await["asset_state"], "CREATING");
 
     c.confirm(&file_id, "CANCELLED").await.ok();
@@ -1022,7 +1006,7 @@ async fn confirm_cancelled_cancels_the_file_and_removes_its_blob() {
     c.put_upload(&url, &data, None)
         .await
         .expect_error(400, "MSS.00000003");
-    assert_nothing_stored(&server, &file_id);
+    assert_nothing_stored(&server, &file_id).await;
 }
 
 #[tokio::test]
@@ -1061,7 +1045,7 @@ async fn confirm_or_delete_of_an_unknown_or_foreign_file_is_refused_with_mss_100
             .expect_error(404, "MSS.10001004");
     }
     assert_eq!(file_of(c, &asset_id, &file_id).await["state"], "CREATED");
-    assert!(blob_path(&server, &file_id).exists());
+    assert!(server.stored(&file_id).await.is_some());
 }
 
 #[tokio::test]
@@ -1071,10 +1055,11 @@ async fn delete_file_removes_it_and_sends_the_asset_back_to_creating() {
     let data = png(7, 7);
     let (asset_id, file_id) = uploaded(c, "IMAGE", "a.png", &data).await;
     let url = download_url(&file_of(c, &asset_id, &file_id).await);
+    let key = server.blob_key(&file_id).await.unwrap();
 
     c.delete(&format!("/files/{file_id}")).await.ok();
     assert_no_files(&files_of(c, &asset_id).await);
-    assert!(!blob_path(&server, &file_id).exists());
+    assert_removed(&server, &key).await;
     assert_eq!(c.show(&asset_id).await["asset_state"], "CREATING");
     c.fetch(&url, None).await.expect_error(404, "MSS.10001004");
     c.delete(&format!("/files/{file_id}"))
@@ -1170,16 +1155,9 @@ async fn large_file_parts_upload_resume_and_assemble() {
         got.status == 200 && got.bytes == data,
         "assembled bytes differ"
     );
-    assert!(
-        !parts_dir(&server, &file_id).exists()
-            || std::fs::read_dir(parts_dir(&server, &file_id))
-                .unwrap()
-                .count()
-                == 0,
-        "parts are removed once assembled"
-    );
+    assert_no_parts(&server, &file_id).await;
     c.confirm(&file_id, "CREATED").await.ok();
-    assert_eq!(tmp_leftovers(&server), Vec::<String>::new());
+    assert_eq!(server.stray_objects().await, Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -1207,16 +1185,10 @@ async fn a_large_file_whose_parts_do_not_add_up_to_its_size_is_refused() {
     c.confirm(&file_id, "CREATED")
         .await
         .expect_error(400, "MSS.10001010");
-    assert_nothing_stored(&server, &file_id);
+    assert_nothing_stored(&server, &file_id).await;
     assert_eq!(file_of(c, &asset_id, &file_id).await["state"], "CREATING");
     c.confirm(&file_id, "CANCELLED").await.ok();
-    assert!(
-        !parts_dir(&server, &file_id).exists()
-            || std::fs::read_dir(parts_dir(&server, &file_id))
-                .unwrap()
-                .count()
-                == 0
-    );
+    assert_no_parts(&server, &file_id).await;
 }
 
 #[tokio::test]
@@ -1271,7 +1243,7 @@ async fn a_large_main_file_without_a_declared_size_still_obeys_its_type_limit() 
         msg.contains("file_size") && msg.contains("52428800"),
         "{msg}"
     );
-    assert_nothing_stored(&server, &file_id);
+    assert_nothing_stored(&server, &file_id).await;
     assert_eq!(file_of(c, &asset_id, &file_id).await["state"], "CREATING");
     assert_eq!(c.show(&asset_id).await["asset_state"], "CREATING");
 
@@ -1540,7 +1512,7 @@ async fn an_abandoned_upload_is_cancelled_by_the_sweeper() {
     c.put_upload(&url, &data, None)
         .await
         .expect_error(400, "MSS.00000003");
-    assert_nothing_stored(&server, &file_id);
+    assert_nothing_stored(&server, &file_id).await;
     assert_eq!(c.show(&asset_id).await["asset_state"], "CREATING");
     // The asset can take a new main file.
     c.create_file(&asset_id, "b.png", "MAIN", &data).await;

@@ -152,10 +152,6 @@ async fn listed_ids(c: &Client, query: &str) -> Vec<String> {
         .collect()
 }
 
-fn blob(server_dir: &std::path::Path, file_id: &str) -> std::path::PathBuf {
-    server_dir.join("blobs").join("files").join(file_id)
-}
-
 /// Serves `router` on a free loopback port; returns its base URL.
 async fn serve(router: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1138,18 +1134,18 @@ async fn a_scheduled_delete_removes_the_asset_its_files_and_their_blobs() {
     let owner = &server.client;
     let (id, file) = image_with_main(owner, &image("scheduled delete"), &picture(17)).await;
     wait_state(owner, &id, "ACTIVED").await;
-    let stored: Vec<String> = server
+    let files: Vec<_> = server
         .app
         .catalog
         .files_of(std::slice::from_ref(&id))
         .await
-        .unwrap()
-        .into_iter()
-        .map(|f| f.file_id)
-        .collect();
-    assert!(stored.len() >= 2, "the main file and its thumbnail");
-    for f in &stored {
-        assert!(blob(server.data_dir(), f).exists());
+        .unwrap();
+    assert!(files.len() >= 2, "the main file and its thumbnail");
+    let keys: Vec<String> = files.iter().filter_map(|f| f.blob_key.clone()).collect();
+    assert_eq!(keys.len(), files.len(), "every file has stored bytes");
+    let stored: Vec<String> = files.into_iter().map(|f| f.file_id).collect();
+    for key in &keys {
+        assert!(server.objects("content").await.contains(key));
     }
     owner
         .put(
@@ -1161,10 +1157,8 @@ async fn a_scheduled_delete_removes_the_asset_its_files_and_their_blobs() {
 
     let shown = wait_state(owner, &id, "DELETED").await;
     wait_for("the blobs to be removed", 15, || async {
-        stored
-            .iter()
-            .all(|f| !blob(server.data_dir(), f).exists())
-            .then_some(())
+        let left = server.objects("content").await;
+        keys.iter().all(|k| !left.contains(k)).then_some(())
     })
     .await;
     let files = server
@@ -1204,7 +1198,8 @@ async fn the_recycle_bin_empties_after_recycle_retention_secs_unless_restored() 
         .await
         .ok();
     assert_eq!(state_of(owner, &binned).await, "DELETING");
-    assert!(blob(server.data_dir(), &file).exists(), "still restorable");
+    let key = server.blob_key(&file).await.unwrap();
+    assert!(server.stored(&file).await.is_some(), "still restorable");
     owner
         .call("POST", &format!("/digital-assets/{restored}/restore"), None)
         .await
@@ -1212,7 +1207,7 @@ async fn the_recycle_bin_empties_after_recycle_retention_secs_unless_restored() 
 
     wait_state(owner, &binned, "DELETED").await;
     wait_for("the blob to be removed", 15, || async {
-        (!blob(server.data_dir(), &file).exists()).then_some(())
+        (!server.objects("content").await.contains(&key)).then_some(())
     })
     .await;
     let files = server
@@ -1289,6 +1284,7 @@ async fn timers_that_fall_due_while_the_server_is_down_fire_after_a_restart() {
         .await
         .ok();
     let catalog = first.app.catalog.clone();
+    let store = first.app.storage.blobs().clone();
     first.stop().await;
 
     // Nothing fired before the shutdown.
@@ -1299,7 +1295,14 @@ async fn timers_that_fall_due_while_the_server_is_down_fire_after_a_restart() {
     assert_eq!(state(blocked.clone()).await.asset_state.as_str(), "ACTIVED");
     assert_eq!(state(binned.clone()).await.asset_state.as_str(), "DELETING");
     assert!(state(shared.clone()).await.share_expire().is_some());
-    assert!(blob(dir.path(), &bin_file).exists());
+    let bin_key = catalog
+        .file(&bin_file)
+        .await
+        .unwrap()
+        .and_then(|f| f.blob_key)
+        .expect("stored bytes");
+    let key = assetd::blobs::BlobKey::parse(&bin_key).unwrap();
+    assert!(store.size(&key).await.unwrap().is_some());
 
     // Down past every due time, then up again on the same data directory.
     sleep_past(&due, 1500).await;
@@ -1319,7 +1322,7 @@ async fn timers_that_fall_due_while_the_server_is_down_fire_after_a_restart() {
         .await
         .expect_error(404, "MSS.10001001");
     wait_for("the recycled blob to be removed", 15, || async {
-        (!blob(dir.path(), &bin_file).exists()).then_some(())
+        store.size(&key).await.unwrap().is_none().then_some(())
     })
     .await;
     second.assert_jobs_settled().await;

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use assetd::catalog::{
-    Asset, AssetQuery, AssetSource, Catalog, CatalogError, Credential, FileRecord, JobCounts,
-    JobOutcome, NewJob, ShareRole, SortKey, TextMatch, Token, Write,
+    Asset, AssetQuery, AssetSource, BlobState, Catalog, CatalogError, Credential, FileRecord,
+    JobCounts, JobOutcome, NewJob, ShareRole, SortKey, StoredBlob, TextMatch, Token, Write,
 };
 use assetd::model::{
     AssetExtraMeta, AssetSharedConfig, AssetState, AssetType, AutoOperation, AutoOperationConfig,
@@ -82,6 +82,12 @@ contract!(
     credentials_are_listed_without_secrets_and_deleted_with_their_tokens,
     stats_count_jobs_by_kind_assets_by_state_and_the_review_queue,
     a_running_job_reports_progress_until_it_is_claimed_again,
+    identical_content_is_stored_once_and_released_with_its_last_reference,
+    a_file_cannot_refer_to_bytes_that_are_not_stored,
+    recording_a_write_whose_lease_was_taken_fails_and_writes_nothing,
+    blob_writes_are_leased_renewed_and_claimed_once,
+    a_damaged_copy_is_replaced_by_fresh_identical_bytes_for_every_file,
+    scrub_verdicts_are_recorded_and_reported_with_their_files,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -609,16 +615,23 @@ async fn a_file_round_trips_and_its_updates_are_versioned(c: Cat) {
     let a = asset(&fresh(), "a");
     insert(&c, vec![a.clone()]).await;
     assert!(c.file(&fresh()).await.unwrap().is_none());
+    let blob = stored_blob(&c, &fresh()).await;
     let f = FileRecord {
         file_md5: Some("1B2M2Y8AsgTpgAmY7PhCfg==".to_owned()),
         multipart_count: Some(3),
-        blob_key: Some("blobs/x".to_owned()),
+        blob_key: Some(blob.key.clone()),
         video_transcoding_status: Some(TranscodingStatus::Waiting),
         reason: Some("r".to_owned()),
         block_reason_code: Some("b".to_owned()),
         ..file(&a, FileCategory::Main, FileState::Creating, 0)
     };
-    insert_file(&c, f.clone()).await.unwrap();
+    c.apply(Write {
+        new_files: vec![f.clone()],
+        stored_blobs: vec![blob],
+        ..Write::default()
+    })
+    .await
+    .unwrap();
     assert_eq!(c.file(&f.file_id).await.unwrap().unwrap(), f);
 
     let mut first = c.file(&f.file_id).await.unwrap().unwrap();
@@ -1436,4 +1449,238 @@ async fn a_running_job_reports_progress_until_it_is_claimed_again(c: Cat) {
         .await
         .unwrap();
     assert!(c.job_status(&key).await.unwrap().is_none());
+}
+
+// ---------------------------------------------------------------------------------------
+// Blobs: content addressing and reference counting
+
+/// A blob write of fresh content `sha` (any unique string), started and leased for a minute.
+async fn stored_blob(c: &Cat, sha: &str) -> StoredBlob {
+    let id = fresh();
+    let key = format!("content/{}/{id}", &id[..2]);
+    c.start_blob_write(&id, &key, OffsetDateTime::now_utc() + Duration::minutes(1))
+        .await
+        .unwrap();
+    StoredBlob {
+        write_id: id,
+        key,
+        sha256: sha.to_owned(),
+        md5: "1B2M2Y8AsgTpgAmY7PhCfg==".to_owned(),
+        size: 10,
+    }
+}
+
+/// A new file of a new asset referring to `blob`, recorded in one write.
+async fn file_on(c: &Cat, blob: &StoredBlob) -> FileRecord {
+    let a = asset(&fresh(), "a");
+    insert(c, vec![a.clone()]).await;
+    let f = FileRecord {
+        blob_key: Some(blob.key.clone()),
+        ..file(&a, FileCategory::Other, FileState::Created, 0)
+    };
+    c.apply(Write {
+        new_files: vec![f.clone()],
+        stored_blobs: vec![blob.clone()],
+        ..Write::default()
+    })
+    .await
+    .unwrap();
+    c.file(&f.file_id).await.unwrap().unwrap()
+}
+
+async fn state_of_blob(c: &Cat, key: &str) -> Option<BlobState> {
+    c.blob(key).await.unwrap().map(|b| b.state)
+}
+
+async fn drop_reference(c: &Cat, mut f: FileRecord) {
+    f.blob_key = None;
+    f.state = FileState::Deleted;
+    c.apply(Write {
+        files: vec![f],
+        ..Write::default()
+    })
+    .await
+    .unwrap();
+}
+
+async fn identical_content_is_stored_once_and_released_with_its_last_reference(c: Cat) {
+    let sha = fresh();
+    let first = stored_blob(&c, &sha).await;
+    let second = stored_blob(&c, &sha).await;
+    let f1 = file_on(&c, &first).await;
+    let f2 = file_on(&c, &second).await;
+    assert_eq!(f1.blob_key.as_deref(), Some(first.key.as_str()));
+    assert_eq!(
+        f2.blob_key.as_deref(),
+        Some(first.key.as_str()),
+        "the second copy's file refers to the first copy"
+    );
+    assert_eq!(state_of_blob(&c, &first.key).await, Some(BlobState::Live));
+    assert_eq!(
+        state_of_blob(&c, &second.key).await,
+        Some(BlobState::Deleting),
+        "the second copy goes"
+    );
+    assert!(c.forget_blob(&second.key).await.unwrap());
+    assert!(
+        !c.forget_blob(&first.key).await.unwrap(),
+        "a LIVE blob stays"
+    );
+
+    drop_reference(&c, f1).await;
+    assert_eq!(
+        state_of_blob(&c, &first.key).await,
+        Some(BlobState::Live),
+        "another file still refers to it"
+    );
+    drop_reference(&c, f2).await;
+    assert_eq!(
+        state_of_blob(&c, &first.key).await,
+        Some(BlobState::Deleting),
+        "the last reference went"
+    );
+    assert!(c
+        .deleting_blobs(100_000)
+        .await
+        .unwrap()
+        .contains(&first.key));
+    assert!(c.forget_blob(&first.key).await.unwrap());
+    assert_eq!(c.blob(&first.key).await.unwrap(), None);
+}
+
+async fn a_file_cannot_refer_to_bytes_that_are_not_stored(c: Cat) {
+    let a = asset(&fresh(), "a");
+    insert(&c, vec![a.clone()]).await;
+    let f = FileRecord {
+        blob_key: Some("content/ab/abnotstored".to_owned()),
+        ..file(&a, FileCategory::Other, FileState::Created, 0)
+    };
+    let err = insert_file(&c, f.clone()).await.unwrap_err();
+    assert!(matches!(err, CatalogError::BlobGone(_)), "{err:?}");
+    assert!(c.file(&f.file_id).await.unwrap().is_none());
+
+    // Nor to bytes on their way out.
+    let blob = stored_blob(&c, &fresh()).await;
+    let holder = file_on(&c, &blob).await;
+    drop_reference(&c, holder).await;
+    let f = FileRecord {
+        blob_key: Some(blob.key.clone()),
+        ..file(&a, FileCategory::Other, FileState::Created, 0)
+    };
+    let err = insert_file(&c, f.clone()).await.unwrap_err();
+    assert!(matches!(err, CatalogError::BlobGone(_)), "{err:?}");
+}
+
+async fn recording_a_write_whose_lease_was_taken_fails_and_writes_nothing(c: Cat) {
+    let blob = stored_blob(&c, &fresh()).await;
+    let far = OffsetDateTime::now_utc() + Duration::hours(1);
+    assert!(c.end_blob_write(&blob.write_id, Some(far)).await.unwrap());
+    let a = asset(&fresh(), "a");
+    insert(&c, vec![a.clone()]).await;
+    let f = FileRecord {
+        blob_key: Some(blob.key.clone()),
+        ..file(&a, FileCategory::Other, FileState::Created, 0)
+    };
+    let err = c
+        .apply(Write {
+            new_files: vec![f.clone()],
+            stored_blobs: vec![blob.clone()],
+            ..Write::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CatalogError::WriteExpired(_)), "{err:?}");
+    assert!(c.file(&f.file_id).await.unwrap().is_none());
+    assert_eq!(c.blob(&blob.key).await.unwrap(), None);
+}
+
+async fn blob_writes_are_leased_renewed_and_claimed_once(c: Cat) {
+    let now = OffsetDateTime::now_utc();
+    let (id, key) = (fresh(), format!("parts/{}/00001", fresh()));
+    c.start_blob_write(&id, &key, now - Duration::seconds(5))
+        .await
+        .unwrap();
+    assert!(c.set_blob_upload(&id, "upload-1").await.unwrap());
+    let expired = c.expired_blob_writes(now, 100_000).await.unwrap();
+    let mine = expired
+        .iter()
+        .find(|w| w.id == id)
+        .expect("listed as expired");
+    assert_eq!(mine.key, key);
+    assert_eq!(mine.upload_id.as_deref(), Some("upload-1"));
+    assert_eq!(
+        c.known_blob_keys(std::slice::from_ref(&key)).await.unwrap(),
+        vec![key.clone()]
+    );
+
+    c.renew_blob_writes(std::slice::from_ref(&id), now + Duration::minutes(1))
+        .await
+        .unwrap();
+    let expired = c.expired_blob_writes(now, 100_000).await.unwrap();
+    assert!(expired.iter().all(|w| w.id != id), "renewed");
+    assert!(
+        !c.end_blob_write(&id, Some(now)).await.unwrap(),
+        "a live lease is not claimed"
+    );
+    let later = now + Duration::minutes(2);
+    assert!(c.end_blob_write(&id, Some(later)).await.unwrap());
+    assert!(!c.end_blob_write(&id, Some(later)).await.unwrap(), "once");
+    assert!(!c.set_blob_upload(&id, "upload-2").await.unwrap());
+    assert!(c.known_blob_keys(&[key]).await.unwrap().is_empty());
+}
+
+async fn a_damaged_copy_is_replaced_by_fresh_identical_bytes_for_every_file(c: Cat) {
+    let sha = fresh();
+    let old = stored_blob(&c, &sha).await;
+    let f1 = file_on(&c, &old).await;
+    c.record_scrub(&old.key, Some("corrupt: test"), OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    let fresh_copy = stored_blob(&c, &sha).await;
+    let f2 = file_on(&c, &fresh_copy).await;
+    assert_eq!(f2.blob_key.as_deref(), Some(fresh_copy.key.as_str()));
+    let healed = c.file(&f1.file_id).await.unwrap().unwrap();
+    assert_eq!(healed.blob_key.as_deref(), Some(fresh_copy.key.as_str()));
+    assert_eq!(healed.version, f1.version + 1, "moving a file is a change");
+    assert_eq!(state_of_blob(&c, &old.key).await, Some(BlobState::Deleting));
+    let live = c.blob(&fresh_copy.key).await.unwrap().unwrap();
+    assert_eq!((live.state, live.damage), (BlobState::Live, None));
+}
+
+async fn scrub_verdicts_are_recorded_and_reported_with_their_files(c: Cat) {
+    let blob = stored_blob(&c, &fresh()).await;
+    let f = file_on(&c, &blob).await;
+    let due = c
+        .blobs_to_scrub(OffsetDateTime::now_utc() + Duration::seconds(1), 100_000)
+        .await
+        .unwrap();
+    assert!(due.iter().any(|b| b.key == blob.key), "never verified: due");
+
+    let checked = OffsetDateTime::now_utc();
+    c.record_scrub(&blob.key, Some("missing"), checked)
+        .await
+        .unwrap();
+    let record = c.blob(&blob.key).await.unwrap().unwrap();
+    assert_eq!(record.damage.as_deref(), Some("missing"));
+    let due = c.blobs_to_scrub(checked, 100_000).await.unwrap();
+    assert!(due.iter().all(|b| b.key != blob.key), "just verified");
+    let (count, damaged) = c.damaged_files(100_000).await.unwrap();
+    assert!(count >= 1);
+    let entry = damaged
+        .iter()
+        .find(|d| d.file_id == f.file_id)
+        .expect("the file is reported");
+    assert_eq!(entry.blob_key, blob.key);
+    assert_eq!(entry.damage, "missing");
+
+    c.record_scrub(&blob.key, None, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    let (_, damaged) = c.damaged_files(100_000).await.unwrap();
+    assert!(
+        damaged.iter().all(|d| d.file_id != f.file_id),
+        "verified again"
+    );
+    let usage = c.storage_usage().await.unwrap();
+    assert!(usage.blobs >= 1 && usage.stored_bytes >= 10 && usage.logical_bytes >= 10);
 }

@@ -4,14 +4,12 @@
 
 mod common;
 
-use std::path::Path;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::child::{assetd, ChildServer};
+use common::child::{assetd, objects, store_for, ChildServer};
 use common::{md5_b64, png, Client, Reply};
 use serde_json::json;
 
@@ -29,16 +27,6 @@ fn mp4(len: usize) -> Vec<u8> {
     out.extend_from_slice(b"mdat");
     out.extend((0..rest - 8).map(|i| (i * 31 % 251) as u8));
     out
-}
-
-fn files_under(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 async fn file_state(c: &Client, asset_id: &str, file_id: &str) -> serde_json::Value {
@@ -145,14 +133,13 @@ async fn a_kill_9_mid_upload_loses_nothing_confirmed_and_leaves_no_partial_file(
     );
     assert!(sent.load(Ordering::SeqCst) < big.len(), "killed mid-stream");
 
-    // On disk, right after the crash: only the confirmed blob is visible.
-    let blobs = data_dir.join("blobs");
-    assert_eq!(files_under(&blobs.join("files")), vec![kept_file.clone()]);
-    assert!(!blobs.join("files").join(&big_file).exists());
-
-    assert!(!blobs.join("parts").join(&big_file).exists());
-    // What the killed write left is a staging file under blobs/tmp, which no record points
-    // to and the sweeper removes.
+    // In the store, right after the crash: only the confirmed blob is visible. What the
+    // killed write left (a local staging file, an S3 multipart upload) is recorded as a
+    // write in progress, which the reconciliation sweep removes once its lease runs out.
+    let store = store_for(&data_dir).await;
+    let stored = objects(&store, "content").await;
+    assert_eq!(stored.len(), 1, "only the confirmed blob: {stored:?}");
+    assert!(objects(&store, "parts").await.is_empty());
     // Restart on the same data directory.
     let second_run = ChildServer::start(&data_dir, None, data_dir.join("serve-2.log")).await;
     let c = Client::connect(&second_run.base, PROJECT, AK, SK);
@@ -173,7 +160,7 @@ async fn a_kill_9_mid_upload_loses_nothing_confirmed_and_leaves_no_partial_file(
     let file = file_state(&c, &big_asset, &big_file).await;
     assert_eq!(file["state"], "CREATING");
     assert!(file.get("download_url").is_none());
-    assert!(!blobs.join("files").join(&big_file).exists());
+    assert_eq!(objects(&store, "content").await, stored);
 
     // The same upload URL (now at the new address) resumes: nothing stored, then a retry.
     let retry_url = upload_url.replacen(&first_run.base, &second_run.base, 1);

@@ -63,6 +63,18 @@ pub enum Job {
         /// The event.
         event: serde_json::Value,
     },
+    /// Remove the bytes of a blob no file refers to any more (enqueued by the catalogue).
+    #[serde(rename = "delete_blob")]
+    DeleteBlob {
+        /// The blob's key.
+        key: String,
+    },
+    /// The reconciliation sweep of the blob store (`service::storage::Storage::reconcile`).
+    #[serde(rename = "reconcile_blobs")]
+    ReconcileBlobs,
+    /// Verify the blobs due for it, at the configured rate, for a while.
+    #[serde(rename = "scrub_blobs")]
+    ScrubBlobs,
 }
 
 impl Job {
@@ -93,6 +105,9 @@ impl Job {
             Self::ShareExpiry { .. } => "share_expiry",
             Self::SweepUploads => "sweep_uploads",
             Self::DeliverEvent { .. } => super::EVENT_JOB_KIND,
+            Self::DeleteBlob { .. } => super::BLOB_DELETE_JOB_KIND,
+            Self::ReconcileBlobs => "reconcile_blobs",
+            Self::ScrubBlobs => "scrub_blobs",
         }
     }
 
@@ -118,6 +133,8 @@ impl Job {
             } => Some(format!("share_expiry:{asset_id}:{expire_time}")),
             Self::SweepUploads => Some("sweep_uploads".to_owned()),
             Self::DeliverEvent { .. } => None,
+            Self::DeleteBlob { key } => Some(format!("{}:{key}", self.kind())),
+            Self::ReconcileBlobs | Self::ScrubBlobs => Some(self.kind().to_owned()),
         };
         NewJob {
             kind: self.kind().to_owned(),
@@ -182,5 +199,17 @@ mod tests {
             job.to_new(5).dedup_key.as_deref(),
             Some("process_main_file:f")
         );
+    }
+
+    #[test]
+    fn the_catalogue_spells_delete_blob_jobs_as_the_runtime_reads_them() {
+        let job = Job::DeleteBlob {
+            key: "content/ab/abc".into(),
+        };
+        let new = job.to_new(5);
+        assert_eq!(new.kind, super::super::BLOB_DELETE_JOB_KIND);
+        assert_eq!(new.dedup_key.as_deref(), Some("delete_blob:content/ab/abc"));
+        let spelled = serde_json::json!({"kind": "delete_blob", "key": "content/ab/abc"});
+        assert_eq!(serde_json::from_value::<Job>(spelled).unwrap(), job);
     }
 }

@@ -37,6 +37,13 @@ pub enum CatalogError {
     /// The catalogue URL names no supported backend.
     #[error("unsupported catalogue URL: {0}")]
     UnsupportedUrl(String),
+    /// A file was to refer to a blob that is not (or no longer) LIVE.
+    #[error("blob {0} is not stored (any more)")]
+    BlobGone(String),
+    /// A blob write's lease ran out before the write was recorded, so the reconciliation
+    /// sweep may already have removed its bytes; the write must be done again.
+    #[error("the lease of blob write {0} expired before it was recorded")]
+    WriteExpired(String),
     /// The database failed.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
@@ -279,7 +286,126 @@ pub struct Write {
     pub files: Vec<FileRecord>,
     /// Jobs to enqueue with the change; one whose `dedup_key` is already pending is skipped.
     pub jobs: Vec<NewJob>,
+    /// Blobs whose bytes were written and verified and which files of this write refer to.
+    /// Each becomes LIVE, unless a LIVE blob with the same SHA-256 exists: then the files of
+    /// this write refer to that one instead and the new copy is deleted (stored once). A
+    /// damaged LIVE twin is replaced by the new copy instead, for every file referring to it.
+    pub stored_blobs: Vec<StoredBlob>,
 }
+
+/// A blob a [`Write`] records: bytes just written under `key` and verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBlob {
+    /// The write that stored it (see [`Catalog::start_blob_write`]); recording the blob ends it.
+    pub write_id: String,
+    /// Object key (see `blobs::BlobKey`).
+    pub key: String,
+    /// Lowercase hex SHA-256 of the content: what makes two blobs the same.
+    pub sha256: String,
+    /// Base64 MD5 of the content (how the API spells MD5s).
+    pub md5: String,
+    /// Size in bytes.
+    pub size: i64,
+}
+
+/// Whether a blob's bytes are in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobState {
+    /// Files may refer to it.
+    Live,
+    /// No file refers to it; a `delete_blob` job removes its bytes, then its record.
+    Deleting,
+}
+
+impl BlobState {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Live => "LIVE",
+            Self::Deleting => "DELETING",
+        }
+    }
+}
+
+impl std::str::FromStr for BlobState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "LIVE" => Ok(Self::Live),
+            "DELETING" => Ok(Self::Deleting),
+            other => Err(format!("unknown blob state {other}")),
+        }
+    }
+}
+
+/// A stored blob. How many files refer to it is never stored: it is counted from the files
+/// (`files.blob_key`), in the same transaction as every change of a reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobRecord {
+    /// Object key.
+    pub key: String,
+    /// Lowercase hex SHA-256; `None` for bytes stored before content addressing.
+    pub sha256: Option<String>,
+    /// Base64 MD5, when known.
+    pub md5: Option<String>,
+    /// Size in bytes.
+    pub size: i64,
+    /// LIVE or DELETING.
+    pub state: BlobState,
+    /// What the last scrub found wrong (`corrupt: …`, `missing`); `None` when the bytes
+    /// were right or have not been checked.
+    pub damage: Option<String>,
+    /// When the bytes were last verified.
+    pub checked_at: Option<OffsetDateTime>,
+}
+
+/// An object write in progress, recorded so that what a crashed writer left behind (the
+/// object, an S3 multipart upload, local staging files) can be found and removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobWrite {
+    /// The write.
+    pub id: String,
+    /// Object key being written.
+    pub key: String,
+    /// The S3 multipart upload writing it, once one was started.
+    pub upload_id: Option<String>,
+    /// The writer renews this while it lives; past it, the write is abandoned.
+    pub lease_until: OffsetDateTime,
+}
+
+/// Stored against logical bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StorageUsage {
+    /// LIVE blobs.
+    pub blobs: u64,
+    /// Their bytes: what the store holds.
+    pub stored_bytes: u64,
+    /// Files referring to a blob.
+    pub files: u64,
+    /// Their bytes counted per file: what the library would hold without sharing.
+    pub logical_bytes: u64,
+}
+
+/// A file whose bytes the scrubber found damaged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DamagedFile {
+    /// The file.
+    pub file_id: String,
+    /// Its asset.
+    pub asset_id: String,
+    /// Its project.
+    pub project_id: String,
+    /// The blob it refers to.
+    pub blob_key: String,
+    /// What is wrong.
+    pub damage: String,
+    /// When it was found.
+    pub checked_at: Option<OffsetDateTime>,
+}
+
+/// The job kind the catalogue enqueues, in the same transaction, for every blob that becomes
+/// DELETING. Its payload is `{"kind": "delete_blob", "key": …}`.
+pub const BLOB_DELETE_JOB_KIND: &str = "delete_blob";
 
 /// A job to enqueue.
 #[derive(Debug, Clone)]
@@ -575,6 +701,65 @@ pub trait Catalog: Send + Sync + 'static {
         offset: u64,
     ) -> Result<(u64, Vec<AccessRecord>), CatalogError>;
 
+    /// Records write `id` of `key`, about to start, by a writer alive until `lease_until`.
+    async fn start_blob_write(
+        &self,
+        id: &str,
+        key: &str,
+        lease_until: OffsetDateTime,
+    ) -> Result<(), CatalogError>;
+    /// Records the S3 multipart upload of write `id`; `false` when the write is not recorded
+    /// (any more: its lease ran out and the sweep took it).
+    async fn set_blob_upload(&self, id: &str, upload_id: &str) -> Result<bool, CatalogError>;
+    /// Extends the leases of the writes `ids` that are still recorded.
+    async fn renew_blob_writes(
+        &self,
+        ids: &[String],
+        lease_until: OffsetDateTime,
+    ) -> Result<(), CatalogError>;
+    /// Forgets write `id` (only if its lease ran out before `expired_before`, when given);
+    /// `true` when this call removed it.
+    async fn end_blob_write(
+        &self,
+        id: &str,
+        expired_before: Option<OffsetDateTime>,
+    ) -> Result<bool, CatalogError>;
+    /// Up to `limit` writes whose lease ran out before `now`.
+    async fn expired_blob_writes(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<BlobWrite>, CatalogError>;
+
+    /// One blob by key.
+    async fn blob(&self, key: &str) -> Result<Option<BlobRecord>, CatalogError>;
+    /// Removes the record of a DELETING blob whose bytes are gone; `false` when there is no
+    /// DELETING blob at `key`.
+    async fn forget_blob(&self, key: &str) -> Result<bool, CatalogError>;
+    /// Up to `limit` DELETING blobs.
+    async fn deleting_blobs(&self, limit: u32) -> Result<Vec<String>, CatalogError>;
+    /// Marks up to `limit` LIVE blobs that no file refers to DELETING, with their delete jobs,
+    /// and returns their keys.
+    async fn release_unreferenced_blobs(&self, limit: u32) -> Result<Vec<String>, CatalogError>;
+    /// Which of `keys` the catalogue knows, as a blob or as a write in progress.
+    async fn known_blob_keys(&self, keys: &[String]) -> Result<Vec<String>, CatalogError>;
+    /// Up to `limit` LIVE blobs last verified before `before` (never verified ones first).
+    async fn blobs_to_scrub(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<BlobRecord>, CatalogError>;
+    /// Records a verification of `key`: what is wrong with it, or `None` when nothing is.
+    async fn record_scrub(
+        &self,
+        key: &str,
+        damage: Option<&str>,
+        at: OffsetDateTime,
+    ) -> Result<(), CatalogError>;
+    /// Up to `limit` files whose blob is damaged, and their total.
+    async fn damaged_files(&self, limit: u32) -> Result<(u64, Vec<DamagedFile>), CatalogError>;
+    /// Stored and logical bytes of the whole library.
+    async fn storage_usage(&self) -> Result<StorageUsage, CatalogError>;
     /// Every credential, by access key; never the SKs.
     async fn list_credentials(&self) -> Result<Vec<CredentialInfo>, CatalogError>;
     /// Removes a credential and the tokens issued to it; `false` when there was none.
@@ -591,6 +776,11 @@ pub trait Catalog: Send + Sync + 'static {
     /// [`EVENT_JOB_KIND`] job when its project has a webhook (the transactional outbox). Fails with [`CatalogError::Conflict`] when any updated
     /// record's version changed, and [`CatalogError::Unique`] when a uniqueness rule breaks;
     /// in both cases nothing is written.
+    ///
+    /// Blob references change here too: a file refers to the blob its `blob_key` names, and
+    /// only a LIVE one ([`CatalogError::BlobGone`] otherwise). A blob whose last reference
+    /// this write drops becomes DELETING, with a [`BLOB_DELETE_JOB_KIND`] job, in the same
+    /// transaction. See [`Write::stored_blobs`] for new bytes.
     async fn apply(&self, write: Write) -> Result<(), CatalogError>;
 }
 

@@ -2,6 +2,7 @@
 //! `migrations/sqlite`, and IMMEDIATE transactions for every write. Every [`Write`] goes
 //! through one writer task that commits what has queued up together (see [`run_writer`]).
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::str::FromStr;
 use std::time::Duration;
@@ -16,9 +17,10 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    AccessRecord, Asset, AssetPage, AssetQuery, AssetSource, Catalog, CatalogError, CatalogStats,
-    Credential, CredentialInfo, FileRecord, JobCounts, JobOutcome, JobRecord, JobStatus, NewJob,
-    ShareRole, SortKey, TextMatch, Token, Webhook, Write, EVENT_JOB_KIND,
+    AccessRecord, Asset, AssetPage, AssetQuery, AssetSource, BlobRecord, BlobWrite, Catalog,
+    CatalogError, CatalogStats, Credential, CredentialInfo, DamagedFile, FileRecord, JobCounts,
+    JobOutcome, JobRecord, JobStatus, NewJob, ShareRole, SortKey, StorageUsage, StoredBlob,
+    TextMatch, Token, Webhook, Write, BLOB_DELETE_JOB_KIND, EVENT_JOB_KIND,
 };
 use crate::model::{AssetState, AssetType, FileState, SharedType};
 
@@ -236,12 +238,7 @@ async fn commit_writes(conn: &mut SqliteConnection, writes: &[&Write]) -> Result
         for asset in &write.assets {
             update_asset(&mut tx, asset).await?;
         }
-        for file in &write.new_files {
-            insert_file(&mut tx, file).await?;
-        }
-        for file in &write.files {
-            update_file(&mut tx, file).await?;
-        }
+        commit_files(&mut tx, write).await?;
         for job in &write.jobs {
             insert_job(&mut tx, job).await?;
         }
@@ -249,6 +246,210 @@ async fn commit_writes(conn: &mut SqliteConnection, writes: &[&Write]) -> Result
     tx.commit().await?;
     Ok(())
 }
+
+/// Inserts and updates the files of `write`, records its stored blobs, and keeps blob
+/// references straight: a file may only newly refer to a LIVE blob, and a blob whose last
+/// reference goes becomes DELETING with a delete job, all in the caller's transaction.
+async fn commit_files(conn: &mut SqliteConnection, write: &Write) -> Result<(), CatalogError> {
+    if write.new_files.is_empty() && write.files.is_empty() && write.stored_blobs.is_empty() {
+        return Ok(());
+    }
+    let before: HashMap<String, String> = if write.files.is_empty() {
+        HashMap::new()
+    } else {
+        let ids: Vec<&str> = write.files.iter().map(|f| f.file_id.as_str()).collect();
+        sqlx::query_as(
+            "SELECT file_id, blob_key FROM files
+             WHERE blob_key IS NOT NULL AND file_id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(serde_json::to_string(&ids)?)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect()
+    };
+    let settled = settle_blobs(conn, &write.stored_blobs).await?;
+    let resolve = |file: &FileRecord| -> FileRecord {
+        let mut file = file.clone();
+        if let Some(twin) = file.blob_key.as_ref().and_then(|k| settled.twins.get(k)) {
+            file.blob_key = Some(twin.clone());
+        }
+        file
+    };
+    let mut referenced = Vec::new();
+    for file in &write.new_files {
+        let file = resolve(file);
+        referenced.extend(file.blob_key.clone());
+        insert_file(conn, &file).await?;
+    }
+    let mut released = Vec::new();
+    for file in &write.files {
+        let file = resolve(file);
+        let old = before.get(&file.file_id);
+        if file.blob_key.as_ref() != old {
+            referenced.extend(file.blob_key.clone());
+            released.extend(old.cloned());
+        }
+        update_file(conn, &file).await?;
+    }
+    referenced.sort_unstable();
+    referenced.dedup();
+    if !referenced.is_empty() {
+        let live: Vec<String> = sqlx::query_scalar(
+            "SELECT key FROM blobs WHERE state = 'LIVE' AND key IN (SELECT value FROM json_each(?))",
+        )
+        .bind(serde_json::to_string(&referenced)?)
+        .fetch_all(&mut *conn)
+        .await?;
+        if let Some(gone) = referenced.iter().find(|k| !live.contains(k)) {
+            return Err(CatalogError::BlobGone(gone.clone()));
+        }
+    }
+    // A damaged copy replaced by fresh bytes: every file on it moves to them.
+    for (damaged, fresh) in &settled.healed {
+        sqlx::query(
+            "UPDATE files SET blob_key = ?, doc = json_set(doc, '$.blob_key', ?),
+                 version = version + 1
+             WHERE blob_key = ?",
+        )
+        .bind(fresh)
+        .bind(fresh)
+        .bind(damaged)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for key in released {
+        release_blob(conn, &key).await?;
+    }
+    Ok(())
+}
+
+/// What recording a write's stored blobs decided.
+#[derive(Default)]
+struct Settled {
+    /// New key → the LIVE twin its files refer to instead.
+    twins: HashMap<String, String>,
+    /// (damaged LIVE twin, the new key replacing it).
+    healed: Vec<(String, String)>,
+}
+
+/// Records newly written blobs: each ends its write and becomes LIVE, or DELETING when a
+/// LIVE copy of the same content exists (the write's files are sent to that copy).
+async fn settle_blobs(
+    conn: &mut SqliteConnection,
+    stored: &[StoredBlob],
+) -> Result<Settled, CatalogError> {
+    let mut settled = Settled::default();
+    for blob in stored {
+        let ended = sqlx::query("DELETE FROM blob_writes WHERE id = ? AND key = ?")
+            .bind(&blob.write_id)
+            .bind(&blob.key)
+            .execute(&mut *conn)
+            .await?;
+        if ended.rows_affected() == 0 {
+            return Err(CatalogError::WriteExpired(blob.key.clone()));
+        }
+        let twin: Option<(String, Option<String>)> =
+            sqlx::query_as("SELECT key, damage FROM blobs WHERE sha256 = ? AND state = 'LIVE'")
+                .bind(&blob.sha256)
+                .fetch_optional(&mut *conn)
+                .await?;
+        let state = match &twin {
+            Some((twin, None)) => {
+                settled.twins.insert(blob.key.clone(), twin.clone());
+                "DELETING"
+            }
+            Some((damaged, Some(_))) => {
+                mark_deleting(conn, damaged).await?;
+                settled.healed.push((damaged.clone(), blob.key.clone()));
+                "LIVE"
+            }
+            None => "LIVE",
+        };
+        let now = micros(OffsetDateTime::now_utc());
+        sqlx::query(
+            "INSERT INTO blobs (key, sha256, md5, size, state, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&blob.key)
+        .bind(&blob.sha256)
+        .bind(&blob.md5)
+        .bind(blob.size)
+        .bind(state)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        // Another LIVE copy of the same content committed meanwhile (not possible with one
+        // writer, but the contract for every backend): start over, and find it as the twin.
+        .map_err(|e| match map_unique(e) {
+            CatalogError::Unique(_) => CatalogError::Conflict,
+            other => other,
+        })?;
+        if state == "DELETING" {
+            insert_job(conn, &delete_blob_job(&blob.key)).await?;
+        }
+    }
+    Ok(settled)
+}
+
+fn delete_blob_job(key: &str) -> NewJob {
+    NewJob {
+        kind: BLOB_DELETE_JOB_KIND.to_owned(),
+        payload: json!({ "kind": BLOB_DELETE_JOB_KIND, "key": key }).to_string(),
+        dedup_key: Some(format!("{BLOB_DELETE_JOB_KIND}:{key}")),
+        run_after: OffsetDateTime::now_utc(),
+        max_attempts: 10,
+    }
+}
+
+/// Marks a LIVE blob DELETING and enqueues the job that removes its bytes.
+async fn mark_deleting(conn: &mut SqliteConnection, key: &str) -> Result<(), CatalogError> {
+    sqlx::query("UPDATE blobs SET state = 'DELETING', updated_at = ? WHERE key = ?")
+        .bind(micros(OffsetDateTime::now_utc()))
+        .bind(key)
+        .execute(&mut *conn)
+        .await?;
+    insert_job(conn, &delete_blob_job(key)).await
+}
+
+/// Marks `key` DELETING if it is LIVE and no file refers to it any more; returns whether it did.
+async fn release_blob(conn: &mut SqliteConnection, key: &str) -> Result<bool, CatalogError> {
+    let released: Option<String> = sqlx::query_scalar(
+        "UPDATE blobs SET state = 'DELETING', updated_at = ?
+         WHERE key = ? AND state = 'LIVE'
+             AND NOT EXISTS (SELECT 1 FROM files WHERE blob_key = ?)
+         RETURNING key",
+    )
+    .bind(micros(OffsetDateTime::now_utc()))
+    .bind(key)
+    .bind(key)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if released.is_some() {
+        insert_job(conn, &delete_blob_job(key)).await?;
+    }
+    Ok(released.is_some())
+}
+
+fn decode_blob(row: &sqlx::sqlite::SqliteRow) -> Result<BlobRecord, CatalogError> {
+    let state: String = row.try_get("state")?;
+    Ok(BlobRecord {
+        key: row.try_get("key")?,
+        sha256: row.try_get("sha256")?,
+        md5: row.try_get("md5")?,
+        size: row.try_get("size")?,
+        state: state
+            .parse()
+            .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
+        damage: row.try_get("damage")?,
+        checked_at: row
+            .try_get::<Option<i64>, _>("checked_at")?
+            .map(from_micros),
+    })
+}
+
+const BLOB_COLUMNS: &str = "key, sha256, md5, size, state, damage, checked_at";
 
 /// The writer task: commits every queued [`Write`] on its own connection, as many as are
 /// waiting in one transaction (group commit), and answers each.
@@ -393,8 +594,8 @@ async fn update_asset(conn: &mut SqliteConnection, asset: &Asset) -> Result<(), 
 async fn insert_file(conn: &mut SqliteConnection, file: &FileRecord) -> Result<(), CatalogError> {
     sqlx::query(
         "INSERT INTO files (file_id, asset_id, project_id, category, state, create_time,
-             update_time, version, doc)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
+             update_time, version, blob_key, doc)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
     )
     .bind(&file.file_id)
     .bind(&file.asset_id)
@@ -403,6 +604,7 @@ async fn insert_file(conn: &mut SqliteConnection, file: &FileRecord) -> Result<(
     .bind(file.state.as_str())
     .bind(micros(file.create_time))
     .bind(micros(file.update_time))
+    .bind(&file.blob_key)
     .bind(serde_json::to_string(file)?)
     .execute(&mut *conn)
     .await
@@ -412,12 +614,14 @@ async fn insert_file(conn: &mut SqliteConnection, file: &FileRecord) -> Result<(
 
 async fn update_file(conn: &mut SqliteConnection, file: &FileRecord) -> Result<(), CatalogError> {
     let done = sqlx::query(
-        "UPDATE files SET category = ?, state = ?, update_time = ?, version = version + 1, doc = ?
+        "UPDATE files SET category = ?, state = ?, update_time = ?, version = version + 1,
+             blob_key = ?, doc = ?
          WHERE file_id = ? AND version = ?",
     )
     .bind(file.asset_file_category.as_str())
     .bind(file.state.as_str())
     .bind(micros(file.update_time))
+    .bind(&file.blob_key)
     .bind(serde_json::to_string(file)?)
     .bind(&file.file_id)
     .bind(file.version)
@@ -1299,6 +1503,239 @@ impl Catalog for SqliteCatalog {
         };
         query.execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn start_blob_write(
+        &self,
+        id: &str,
+        key: &str,
+        lease_until: OffsetDateTime,
+    ) -> Result<(), CatalogError> {
+        sqlx::query("INSERT INTO blob_writes (id, key, lease_until) VALUES (?, ?, ?)")
+            .bind(id)
+            .bind(key)
+            .bind(micros(lease_until))
+            .execute(&self.pool)
+            .await
+            .map_err(map_unique)?;
+        Ok(())
+    }
+
+    async fn set_blob_upload(&self, id: &str, upload_id: &str) -> Result<bool, CatalogError> {
+        let done = sqlx::query("UPDATE blob_writes SET upload_id = ? WHERE id = ?")
+            .bind(upload_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn renew_blob_writes(
+        &self,
+        ids: &[String],
+        lease_until: OffsetDateTime,
+    ) -> Result<(), CatalogError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE blob_writes SET lease_until = ? WHERE id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(micros(lease_until))
+        .bind(serde_json::to_string(ids)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn end_blob_write(
+        &self,
+        id: &str,
+        expired_before: Option<OffsetDateTime>,
+    ) -> Result<bool, CatalogError> {
+        let done = sqlx::query("DELETE FROM blob_writes WHERE id = ? AND lease_until < ?")
+            .bind(id)
+            .bind(expired_before.map_or(i64::MAX, micros))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn expired_blob_writes(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<BlobWrite>, CatalogError> {
+        let rows: Vec<(String, String, Option<String>, i64)> = sqlx::query_as(
+            "SELECT id, key, upload_id, lease_until FROM blob_writes WHERE lease_until < ?
+             ORDER BY lease_until LIMIT ?",
+        )
+        .bind(micros(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, key, upload_id, lease)| BlobWrite {
+                id,
+                key,
+                upload_id,
+                lease_until: from_micros(lease),
+            })
+            .collect())
+    }
+
+    async fn blob(&self, key: &str) -> Result<Option<BlobRecord>, CatalogError> {
+        sqlx::query(&format!("SELECT {BLOB_COLUMNS} FROM blobs WHERE key = ?"))
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(decode_blob)
+            .transpose()
+    }
+
+    async fn forget_blob(&self, key: &str) -> Result<bool, CatalogError> {
+        let done = sqlx::query("DELETE FROM blobs WHERE key = ? AND state = 'DELETING'")
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn deleting_blobs(&self, limit: u32) -> Result<Vec<String>, CatalogError> {
+        Ok(sqlx::query_scalar(
+            "SELECT key FROM blobs WHERE state = 'DELETING' ORDER BY updated_at LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn release_unreferenced_blobs(&self, limit: u32) -> Result<Vec<String>, CatalogError> {
+        let pool = self.pool.clone();
+        detached(async move {
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            let keys: Vec<String> = sqlx::query_scalar(
+                "SELECT key FROM blobs b WHERE state = 'LIVE'
+                     AND NOT EXISTS (SELECT 1 FROM files f WHERE f.blob_key = b.key)
+                 LIMIT ?",
+            )
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut released = Vec::new();
+            for key in keys {
+                if release_blob(&mut tx, &key).await? {
+                    released.push(key);
+                }
+            }
+            tx.commit().await?;
+            Ok(released)
+        })
+        .await
+    }
+
+    async fn known_blob_keys(&self, keys: &[String]) -> Result<Vec<String>, CatalogError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = serde_json::to_string(keys)?;
+        Ok(sqlx::query_scalar(
+            "SELECT key FROM blobs WHERE key IN (SELECT value FROM json_each(?))
+             UNION SELECT key FROM blob_writes WHERE key IN (SELECT value FROM json_each(?))",
+        )
+        .bind(&keys)
+        .bind(&keys)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn blobs_to_scrub(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<BlobRecord>, CatalogError> {
+        sqlx::query(&format!(
+            "SELECT {BLOB_COLUMNS} FROM blobs
+             WHERE state = 'LIVE' AND (checked_at IS NULL OR checked_at < ?)
+             ORDER BY checked_at, key LIMIT ?"
+        ))
+        .bind(micros(before))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(decode_blob)
+        .collect()
+    }
+
+    async fn record_scrub(
+        &self,
+        key: &str,
+        damage: Option<&str>,
+        at: OffsetDateTime,
+    ) -> Result<(), CatalogError> {
+        sqlx::query("UPDATE blobs SET damage = ?, checked_at = ? WHERE key = ?")
+            .bind(damage)
+            .bind(micros(at))
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn damaged_files(&self, limit: u32) -> Result<(u64, Vec<DamagedFile>), CatalogError> {
+        let total: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM blobs b JOIN files f ON f.blob_key = b.key
+             WHERE b.damage IS NOT NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let rows = sqlx::query(
+            "SELECT f.file_id, f.asset_id, f.project_id, b.key, b.damage, b.checked_at
+             FROM blobs b JOIN files f ON f.blob_key = b.key
+             WHERE b.damage IS NOT NULL ORDER BY b.checked_at, f.file_id LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let files = rows
+            .iter()
+            .map(|row| {
+                Ok(DamagedFile {
+                    file_id: row.try_get("file_id")?,
+                    asset_id: row.try_get("asset_id")?,
+                    project_id: row.try_get("project_id")?,
+                    blob_key: row.try_get("key")?,
+                    damage: row.try_get("damage")?,
+                    checked_at: row
+                        .try_get::<Option<i64>, _>("checked_at")?
+                        .map(from_micros),
+                })
+            })
+            .collect::<Result<_, CatalogError>>()?;
+        Ok((u64::try_from(total).unwrap_or(0), files))
+    }
+
+    async fn storage_usage(&self) -> Result<StorageUsage, CatalogError> {
+        let (blobs, stored): (i64, i64) = sqlx::query_as(
+            "SELECT count(*), coalesce(sum(size), 0) FROM blobs WHERE state = 'LIVE'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let (files, logical): (i64, i64) = sqlx::query_as(
+            "SELECT count(*), coalesce(sum(b.size), 0) FROM files f JOIN blobs b ON b.key = f.blob_key",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        Ok(StorageUsage {
+            blobs: n(blobs),
+            stored_bytes: n(stored),
+            files: n(files),
+            logical_bytes: n(logical),
+        })
     }
 
     async fn job_counts(&self) -> Result<JobCounts, CatalogError> {

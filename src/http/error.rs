@@ -57,6 +57,11 @@ pub fn wire(code: Code) -> (StatusCode, &'static str, &'static str) {
             "MSS.10001010",
             "Uploaded content does not match the declared file",
         ),
+        Code::ContentDamaged => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "MSS.10001011",
+            "The stored content of this file failed its integrity check and is withheld",
+        ),
         Code::RouteNotFound => (StatusCode::NOT_FOUND, "MSS.00010003", "SR.api not found"),
         Code::MethodNotAllowed => (
             StatusCode::METHOD_NOT_ALLOWED,
@@ -135,6 +140,7 @@ has_code!(
     crate::service::files::FileError,
     crate::service::admin::AdminError,
     crate::service::webhooks::WebhookError,
+    crate::service::storage::StorageError,
     crate::app::HealthError,
 );
 
@@ -195,6 +201,7 @@ mod tests {
             MainFileExists,
             CoverFileExists,
             UploadMismatch,
+            ContentDamaged,
             RouteNotFound,
             MethodNotAllowed,
             NotImplemented,

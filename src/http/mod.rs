@@ -26,7 +26,7 @@ use tracing::Level;
 use crate::app::App;
 use crate::error::Code;
 use error::ApiError;
-use routes::{admin, assets, files, health, tokens, webhooks};
+use routes::{admin, assets, files, health, storage, tokens, webhooks};
 
 /// Request ids are 32 lowercase hex characters.
 #[derive(Clone, Copy, Default)]
@@ -131,6 +131,8 @@ pub fn router(app: App) -> Router {
             "/v1/{project_id}/admin/digital-assets/{asset_id}/unblock",
             post(admin::unblock_asset),
         )
+        .route("/v1/{project_id}/admin/storage", get(storage::show_storage))
+        .route("/v1/{project_id}/admin/scrub", get(storage::show_scrub))
         .route(
             "/v1/{project_id}/digital-assets/{asset_id}/replication-info",
             get(replication_unsupported),

@@ -12,8 +12,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::{JobContext, JobFailure};
-use crate::blobs::BlobKey;
-use crate::catalog::{Asset, CatalogError, Change, Write};
+use crate::catalog::{Asset, Change, Write};
 use crate::model::{AssetSharedConfig, AssetState, AutoOperation, FileState, SharedType};
 use crate::service::state::{self, States, Transition};
 use crate::service::timers::{timers_for, TimerSettings};
@@ -141,39 +140,91 @@ pub async fn recycle(ctx: &JobContext, asset_id: &str, deleted_at: &str) -> Resu
     .await
 }
 
-/// Removes the bytes of every file of a DELETED asset and marks the files DELETED.
+/// Marks every file of a DELETED asset DELETED and drops its reference to its bytes, all in
+/// one write; the catalogue then deletes the bytes no other file refers to. Nothing is
+/// removed before that write commits, so a conflict or a crash cannot leave a record whose
+/// bytes are gone.
 pub async fn purge_files(ctx: &JobContext, asset_id: &str) -> Result<(), JobFailure> {
-    let Some(asset) = ctx.catalog.asset(asset_id).await? else {
+    let attempt = || async move {
+        let Some(asset) = ctx.catalog.asset(asset_id).await? else {
+            return Ok(Change::Keep(None));
+        };
+        if asset.asset_state != AssetState::Deleted {
+            return Ok(Change::Keep(None));
+        }
+        let now = OffsetDateTime::now_utc();
+        let mut write = Write::default();
+        let mut parts = Vec::new();
+        for mut file in ctx.catalog.files_of(&[asset_id.to_owned()]).await? {
+            if let Some(count) = file.multipart_count {
+                parts.push((file.file_id.clone(), count));
+            }
+            if file.state == FileState::Deleted && file.blob_key.is_none() {
+                continue;
+            }
+            file.state = FileState::Deleted;
+            file.blob_key = None;
+            file.update_time = now;
+            write.files.push(file);
+        }
+        Ok(Change::Commit(write, Some(parts)))
+    };
+    let busy = || JobFailure::Retryable("files kept changing".into());
+    let Some(parts) = ctx.catalog.update(attempt, busy).await? else {
         return Ok(());
     };
-    if asset.asset_state != AssetState::Deleted {
-        return Ok(());
-    }
-    for mut file in ctx.catalog.files_of(&[asset_id.to_owned()]).await? {
-        ctx.blobs
-            .delete(&BlobKey::File(file.file_id.clone()))
+    // Parts are no blobs: nothing refers to them once their upload is over.
+    for (file_id, count) in parts {
+        ctx.storage
+            .blobs()
+            .delete_parts(&file_id, count as u32)
             .await?;
-        if let Some(parts) = file.multipart_count {
-            ctx.blobs.delete_parts(&file.file_id, parts as u32).await?;
-        }
-        if file.state == FileState::Deleted {
-            continue;
-        }
-        file.state = FileState::Deleted;
-        file.update_time = OffsetDateTime::now_utc();
-        match ctx
-            .catalog
-            .apply(Write {
-                files: vec![file],
-                ..Write::default()
-            })
-            .await
-        {
-            Ok(()) | Err(CatalogError::Conflict) => {}
-            Err(e) => return Err(e.into()),
-        }
     }
     tracing::info!(asset.id = %asset_id, "files of a deleted asset removed");
+    Ok(())
+}
+
+/// The reconciliation sweep of the blob store.
+pub async fn reconcile_blobs(ctx: &JobContext) -> Result<(), JobFailure> {
+    let done = ctx.storage.reconcile().await?;
+    if !done.is_empty() {
+        tracing::info!(
+            abandoned_writes = done.abandoned_writes,
+            released = done.released,
+            deleted = done.deleted,
+            orphans = done.orphans,
+            staging = done.staging,
+            "reconciled the blob store"
+        );
+    }
+    Ok(())
+}
+
+/// Longest a background scrub job runs before it makes room for other jobs.
+const SCRUB_SLICE: Duration = Duration::from_secs(60);
+
+/// Verifies blobs due for it (last verified more than `scrub_interval_secs` ago) at
+/// `scrub_bytes_per_sec`, for at most a minute; the timer enqueues the next slice.
+pub async fn scrub_blobs(ctx: &JobContext) -> Result<(), JobFailure> {
+    let interval = time::Duration::seconds(
+        i64::try_from(ctx.config.scrub_interval_secs).unwrap_or(i64::MAX / 2),
+    );
+    let done = ctx
+        .storage
+        .scrub(
+            OffsetDateTime::now_utc() - interval,
+            ctx.config.scrub_bytes_per_sec,
+            Some(SCRUB_SLICE),
+        )
+        .await?;
+    if done.blobs > 0 {
+        tracing::info!(
+            blobs = done.blobs,
+            size_bytes = done.bytes,
+            damaged = done.damaged.len(),
+            "scrubbed blobs"
+        );
+    }
     Ok(())
 }
 

@@ -15,7 +15,6 @@ use time::OffsetDateTime;
 use tokio::sync::Notify;
 use tracing::Instrument;
 
-use crate::blobs::BlobStore;
 use crate::catalog::{Catalog, Job, JobOutcome, JobRecord};
 use crate::config::Config;
 use crate::media::runner::Runner;
@@ -50,12 +49,18 @@ impl From<crate::blobs::BlobError> for JobFailure {
     }
 }
 
+impl From<crate::service::storage::StorageError> for JobFailure {
+    fn from(e: crate::service::storage::StorageError) -> Self {
+        Self::Retryable(format!("storage: {e}"))
+    }
+}
+
 /// Everything a job can use.
 pub struct JobContext {
     /// The catalogue.
     pub catalog: Arc<dyn Catalog>,
-    /// The blob store.
-    pub blobs: BlobStore,
+    /// Where bytes live.
+    pub storage: Arc<crate::service::storage::Storage>,
     /// Signed URLs (for reviewers that fetch content).
     pub links: Arc<Links>,
     /// The bounded tool runner.
@@ -243,6 +248,12 @@ async fn run_job(ctx: &JobContext, job: &Job) -> Result<(), JobFailure> {
         Job::DeliverEvent { project_id, event } => {
             governance::deliver_event(ctx, project_id, event).await
         }
+        Job::DeleteBlob { key } => {
+            ctx.storage.delete_blob(key).await?;
+            Ok(())
+        }
+        Job::ReconcileBlobs => governance::reconcile_blobs(ctx).await,
+        Job::ScrubBlobs => governance::scrub_blobs(ctx).await,
     }
 }
 

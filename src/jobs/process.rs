@@ -24,6 +24,7 @@ use crate::model::{
     PptAnalysisStatus, PptAssetMeta, PptPageInfo, TranscodingStatus,
 };
 use crate::service::state::{activate, reject};
+use crate::service::storage::Stored;
 
 /// Pages rendered from a deck at most (seed: "only the first 50 pages will be converted").
 pub const MAX_PAGES: u32 = 50;
@@ -52,7 +53,18 @@ fn tool_failure(what: &str, e: ToolError) -> JobFailure {
 struct Processed {
     meta: AssetExtraMeta,
     derived: Vec<FileRecord>,
+    /// The bytes of `derived`, recorded by the final commit (dropped unrecorded, they go).
+    stored: Vec<Stored>,
     transcoding: Option<TranscodingStatus>,
+}
+
+impl Processed {
+    /// Adds a derived file and its bytes.
+    fn add(&mut self, (record, stored): (FileRecord, Stored)) -> &FileRecord {
+        self.stored.push(stored);
+        self.derived.push(record);
+        self.derived.last().expect("just pushed")
+    }
 }
 
 fn derived_record(
@@ -95,16 +107,12 @@ async fn store_derived(
     ctx: &JobContext,
     mut record: FileRecord,
     path: &Path,
-) -> Result<FileRecord, JobFailure> {
-    let key = BlobKey::File(record.file_id.clone());
-    let written = ctx.blobs.put_file(&key, path).await?;
-    record.file_size = Some(written.size as i64);
-    record.file_md5 = Some(base64::Engine::encode(
-        &base64::engine::general_purpose::STANDARD,
-        written.md5,
-    ));
-    record.blob_key = Some(key.as_string());
-    Ok(record)
+) -> Result<(FileRecord, Stored), JobFailure> {
+    let stored = ctx.storage.store_file(path).await?;
+    record.file_size = Some(stored.blob.size);
+    record.file_md5 = Some(stored.blob.md5.clone());
+    record.blob_key = Some(stored.key());
+    Ok((record, stored))
 }
 
 async fn load(
@@ -156,14 +164,20 @@ pub async fn process_main_file(
     if let Some(reason) = &file.content_mismatch {
         return Err(permanent("content_mismatch", reason.clone()));
     }
-    let key = BlobKey::File(file.file_id.clone());
+    let Some(key) = file.blob_key.as_deref().and_then(BlobKey::parse) else {
+        return Err(permanent(
+            "content_missing",
+            "the main file has no stored bytes",
+        ));
+    };
     let work = JobDir::new(&ctx.config.data_dir.join("work"))
         .map_err(|e| JobFailure::Retryable(format!("work directory: {e}")))?;
-    let input = match ctx.blobs.local_path(&key) {
+    let blobs = ctx.storage.blobs();
+    let input = match blobs.local_path(&key) {
         Some(path) => path,
         None => {
             let path = work.path().join(format!("input.{}", file.file_type));
-            ctx.blobs.download_to(&key, &path).await?;
+            blobs.download_to(&key, &path).await?;
             path
         }
     };
@@ -235,8 +249,7 @@ async fn process_image(
         "jpg",
         FileCategory::Other,
     );
-    out.derived
-        .push(store_derived(ctx, record, &thumb_path).await?);
+    out.add(store_derived(ctx, record, &thumb_path).await?);
     Ok(())
 }
 
@@ -293,7 +306,7 @@ async fn process_video(
             "jpg",
             FileCategory::Cover,
         );
-        out.derived.push(store_derived(ctx, record, &frame).await?);
+        out.add(store_derived(ctx, record, &frame).await?);
     }
     let (frame_path, side, max_pixels) = (
         frame.clone(),
@@ -316,8 +329,7 @@ async fn process_video(
         "jpg",
         FileCategory::Other,
     );
-    out.derived
-        .push(store_derived(ctx, record, &thumb_path).await?);
+    out.add(store_derived(ctx, record, &thumb_path).await?);
 
     let limits = WebLimits {
         max_width: ctx.config.web_max_width,
@@ -364,8 +376,7 @@ async fn process_video(
                     FileCategory::Other,
                 );
                 record.video_transcoding_status = Some(TranscodingStatus::Succeeded);
-                out.derived
-                    .push(store_derived(ctx, record, &rendition).await?);
+                out.add(store_derived(ctx, record, &rendition).await?);
                 TranscodingStatus::Succeeded
             }
             Err(e) if e.is_permanent() => {
@@ -502,13 +513,12 @@ async fn process_deck(
                     "jpg",
                     FileCategory::Page,
                 );
-                let stored = store_derived(ctx, record, &path).await?;
+                let stored = out.add(store_derived(ctx, record, &path).await?);
                 infos.push(PptPageInfo {
                     page_no: Some(page.page_no as i32),
                     file_id: Some(stored.file_id.clone()),
                     page_content: Some(page.text.chars().take(MAX_PAGE_TEXT).collect()),
                 });
-                out.derived.push(stored);
             }
             Err(reason) => failed.push(format!("page {}: {reason}", page.page_no)),
         }
@@ -554,6 +564,7 @@ async fn commit(
     let attempt = || settle(ctx, asset_id, file_id, &out, &verdict);
     if ctx.catalog.update(attempt, super::governance::busy).await? {
         tracing::info!(asset.id = %asset_id, file.id = %file_id, derived = out.derived.len(), "main file processed");
+        out.stored.into_iter().for_each(Stored::recorded);
     }
     Ok(())
 }
@@ -571,16 +582,7 @@ async fn settle(
         return Ok(Change::Keep(false));
     };
     if file.state != FileState::Uploaded {
-        if matches!(file.state, FileState::Deleting | FileState::Deleted) {
-            // The MAIN file went while it was processed: nothing will point at the
-            // outputs just stored.
-            for made in &out.derived {
-                ctx.blobs
-                    .delete(&BlobKey::File(made.file_id.clone()))
-                    .await
-                    .ok();
-            }
-        }
+        // Nothing will refer to the outputs just stored: dropping `out` removes them.
         return Ok(Change::Keep(false));
     }
     let now = OffsetDateTime::now_utc();
@@ -622,6 +624,7 @@ async fn settle(
     let mut write = Write {
         assets: vec![asset],
         files: vec![file],
+        stored_blobs: out.stored.iter().map(|s| s.blob.clone()).collect(),
         ..Write::default()
     };
     for derived in &out.derived {

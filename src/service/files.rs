@@ -6,7 +6,6 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
 use bytes::Bytes;
 use futures::Stream;
 use time::OffsetDateTime;
@@ -14,7 +13,8 @@ use time::OffsetDateTime;
 use super::assets::{files_downloadable, review_passed};
 use super::auth::Caller;
 use super::links::{LinkError, Links};
-use crate::blobs::{BlobError, BlobKey, BlobStore, Expect, Written};
+use super::storage::{Storage, StorageError, Stored};
+use crate::blobs::{BlobError, BlobKey, Expect, Written};
 use crate::catalog::{Asset, Catalog, CatalogError, Change, FileRecord, Job, Write};
 use crate::error::Code;
 use crate::media::sniff;
@@ -61,6 +61,9 @@ pub enum FileError {
     /// The bytes did not match.
     #[error(transparent)]
     Upload(#[from] BlobError),
+    /// Storing or reading the bytes failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
     /// A signed URL was refused.
     #[error(transparent)]
     Link(#[from] LinkError),
@@ -94,6 +97,7 @@ impl FileError {
             Self::CoverExists => Code::CoverFileExists,
             Self::TooLarge { .. } => Code::FileTooLarge,
             Self::Upload(e) => e.code(),
+            Self::Storage(e) => e.code(),
             Self::Link(e) => e.code(),
             Self::NotDownloadable(_) => Code::Forbidden,
             Self::Catalog(e) => e.code(),
@@ -196,16 +200,12 @@ pub struct Download {
     /// Whether the range is partial (206).
     pub partial: bool,
     /// The bytes.
-    pub body: object_store::GetResult,
+    pub body: futures::stream::BoxStream<'static, Result<Bytes, BlobError>>,
 }
 
 /// What a confirmation that took effect leaves to do once it is committed.
 struct Confirmed {
-    /// The file was cancelled: its bytes go.
-    cancelled: bool,
-    /// Its parts were joined into one blob.
-    assembled: bool,
-    /// Part count of a multipart upload.
+    /// Part count of a multipart upload that is over (assembled or cancelled): its parts go.
     parts: Option<i32>,
     /// A processing job was enqueued.
     queued: bool,
@@ -216,7 +216,7 @@ struct Confirmed {
 /// The file service.
 pub struct Files {
     catalog: Arc<dyn Catalog>,
-    blobs: BlobStore,
+    storage: Arc<Storage>,
     links: Arc<Links>,
     wake: Arc<Notify>,
     job_attempts: i32,
@@ -226,14 +226,14 @@ impl Files {
     /// The file service; `wake` is notified when processing jobs are enqueued.
     pub fn new(
         catalog: Arc<dyn Catalog>,
-        blobs: BlobStore,
+        storage: Arc<Storage>,
         links: Arc<Links>,
         wake: Arc<Notify>,
         job_attempts: i32,
     ) -> Self {
         Self {
             catalog,
-            blobs,
+            storage,
             links,
             wake,
             job_attempts,
@@ -503,7 +503,7 @@ impl Files {
     ) -> Result<Written, FileError>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
-        E: std::fmt::Display,
+        E: std::fmt::Display + Send,
     {
         let file = self.ticket_file(file_id, &ticket).await?;
         let header_md5 = content_md5
@@ -525,7 +525,11 @@ impl Files {
         let size = single.then_some(file.file_size).flatten().map(|s| s as u64);
         if let (Some(declared), Some(sent)) = (declared_md5, header_md5) {
             if declared != sent {
-                return Err(BlobError::Md5Mismatch.into());
+                return Err(BlobError::Md5Mismatch {
+                    expected: file.file_md5.clone().unwrap_or_default(),
+                    got: content_md5.unwrap_or_default().trim().to_owned(),
+                }
+                .into());
             }
         }
         if let (Some(size), Some(length)) = (size, content_length) {
@@ -537,14 +541,6 @@ impl Files {
                 .into());
             }
         }
-        let key = if single {
-            BlobKey::File(file.file_id.clone())
-        } else {
-            BlobKey::Part {
-                file_id: file.file_id.clone(),
-                part: ticket.part,
-            }
-        };
         // A part cannot be larger than the whole file it belongs to.
         let max_size = file
             .file_size
@@ -554,29 +550,42 @@ impl Files {
             max_size: (!single).then_some(max_size),
             md5: [declared_md5, header_md5],
         };
-        let written = match self.blobs.put_verified(&key, body, expect).await {
-            Ok(w) => w,
+        let stored = if single {
+            self.storage.store(body, expect).await.map(Ok)
+        } else {
+            self.storage
+                .store_part(file_id, ticket.part, body, expect)
+                .await
+                .map(Err)
+        };
+        let stored = match stored {
+            Ok(Ok(stored)) => stored,
+            Ok(Err(part)) => {
+                tracing::info!(file.id = %file_id, part = ticket.part, size_bytes = part.size, "part stored");
+                return Ok(part);
+            }
             Err(e) => {
                 tracing::info!(file.id = %file_id, error = %e, "upload refused");
                 return Err(e.into());
             }
         };
-        if single {
-            let mismatch = sniff::check(&file.file_type, &written.head).err();
-            self.record_upload(file_id, key.as_string(), mismatch)
-                .await?;
-        }
-        tracing::info!(file.id = %file_id, part = ticket.part, size_bytes = written.size, "upload stored");
+        let written = stored.written.clone();
+        let mismatch = sniff::check(&file.file_type, &written.head).err();
+        self.record_upload(file_id, stored, mismatch).await?;
+        tracing::info!(file.id = %file_id, size_bytes = written.size, "upload stored");
         Ok(written)
     }
 
+    /// Points a CREATING file at its newly stored bytes (or at an identical copy already
+    /// stored: the catalogue decides in the same write). Bytes that cannot be recorded go
+    /// with `stored`.
     async fn record_upload(
         &self,
         file_id: &str,
-        blob_key: String,
+        stored: Stored,
         mismatch: Option<String>,
     ) -> Result<(), FileError> {
-        let (blob_key, mismatch) = (&blob_key, &mismatch);
+        let (recording, mismatch) = (&stored, &mismatch);
         self.catalog
             .update(
                 || async move {
@@ -586,53 +595,51 @@ impl Files {
                         .await?
                         .ok_or_else(|| FileError::NotFound(file_id.to_owned()))?;
                     if file.state != FileState::Creating {
-                        // Cancelled while the bytes were arriving: they belong to no one.
-                        self.blobs
-                            .delete(&BlobKey::File(file_id.to_owned()))
-                            .await
-                            .ok();
                         return Err(FileError::State(format!(
                             "file became {} during the upload",
                             file.state
                         )));
                     }
-                    file.blob_key = Some(blob_key.clone());
+                    file.blob_key = Some(recording.key());
                     file.content_mismatch = mismatch.clone();
                     file.update_time = OffsetDateTime::now_utc();
                     let write = Write {
                         files: vec![file],
+                        stored_blobs: vec![recording.blob.clone()],
                         ..Write::default()
                     };
                     Ok(Change::Commit(write, ()))
                 },
                 || FileError::Busy(file_id.to_owned()),
             )
-            .await
+            .await?;
+        stored.recorded();
+        Ok(())
     }
 
-    /// Size of an already stored part, for resuming a multipart upload.
+    /// Size of an already stored part (or of the stored bytes of a single upload), for
+    /// resuming an upload.
     pub async fn part_size(
         &self,
         file_id: &str,
         ticket: UploadTicket,
     ) -> Result<Option<u64>, FileError> {
         let file = self.ticket_file(file_id, &ticket).await?;
-        let key = if file.multipart_count.is_some() {
-            BlobKey::Part {
-                file_id: file_id.to_owned(),
-                part: ticket.part,
-            }
-        } else {
-            BlobKey::File(file_id.to_owned())
-        };
-        if file.multipart_count.is_none() && file.blob_key.is_none() {
-            return Ok(None);
+        if file.multipart_count.is_none() {
+            return match &file.blob_key {
+                Some(key) => Ok(self.storage.blob_size(key).await?),
+                None => Ok(None),
+            };
         }
-        Ok(self.blobs.size(&key).await?)
+        let key = BlobKey::Part {
+            file_id: file_id.to_owned(),
+            part: ticket.part,
+        };
+        Ok(self.storage.blobs().size(&key).await?)
     }
 
-    /// Joins the parts of a multipart upload into the file's blob.
-    async fn assemble(&self, file: &mut FileRecord) -> Result<(), FileError> {
+    /// Joins the parts of a multipart upload into new content.
+    async fn assemble(&self, file: &FileRecord) -> Result<Stored, FileError> {
         let count = file.multipart_count.unwrap_or(1) as u32;
         let mut parts = Vec::new();
         for part in 1..=count {
@@ -640,33 +647,18 @@ impl Files {
                 file_id: file.file_id.clone(),
                 part,
             };
-            if self.blobs.size(&key).await?.is_none() {
+            if self.storage.blobs().size(&key).await?.is_none() {
                 return Err(FileError::State(format!(
                     "part {part} of {count} has not been uploaded"
                 )));
             }
             parts.push(key);
         }
-        let written = self
-            .blobs
-            .concat(&parts, &BlobKey::File(file.file_id.clone()))
-            .await?;
-        if let Some(declared) = file.file_size.filter(|s| *s as u64 != written.size) {
-            self.blobs
-                .delete(&BlobKey::File(file.file_id.clone()))
-                .await
-                .ok();
-            return Err(BlobError::TooSmall {
-                got: written.size,
-                expected: declared as u64,
-            }
-            .into());
-        }
-        file.file_size = Some(written.size as i64);
-        file.file_md5 = Some(base64::engine::general_purpose::STANDARD.encode(written.md5));
-        file.blob_key = Some(BlobKey::File(file.file_id.clone()).as_string());
-        file.content_mismatch = sniff::check(&file.file_type, &written.head).err();
-        Ok(())
+        let expect = Expect {
+            size: file.file_size.map(|s| s as u64),
+            ..Expect::default()
+        };
+        Ok(self.storage.store_concat(parts, expect).await?)
     }
 
     /// `confirm_file_upload`: the client reports CREATED, FAILED or CANCELLED. Repeating a
@@ -683,21 +675,31 @@ impl Files {
         ) {
             return Err(invalid("state", "must be CREATED, FAILED or CANCELLED"));
         }
-        let attempt = || self.confirm_attempt(caller, file_id, state);
+        // A large file's parts are joined once, however often the write below starts over;
+        // if it does not commit, dropping the assembled bytes removes them again.
+        let assembled = match self.owned_file(caller, file_id).await? {
+            file if state == FileState::Created
+                && file.state == FileState::Creating
+                && file.multipart_count.is_some() =>
+            {
+                Some(self.assemble(&file).await?)
+            }
+            _ => None,
+        };
+        let attempt = || self.confirm_attempt(caller, file_id, state, assembled.as_ref());
         let busy = || FileError::Busy(file_id.to_owned());
         let confirmed = self.catalog.update(attempt, busy).await?;
         let Some(done) = confirmed else {
             return Ok(());
         };
+        if let Some(stored) = assembled {
+            stored.recorded();
+        }
         if done.queued {
             self.wake.notify_waiters();
         }
-        if done.cancelled {
-            self.remove_blobs(file_id, done.parts).await;
-        } else if let Some(n) = done.parts.filter(|_| done.assembled) {
-            // The parts now live on in the assembled blob.
-            self.blobs.delete_parts(file_id, n as u32).await.ok();
-        }
+        // The parts now live on in the assembled blob (or nowhere).
+        self.remove_parts(file_id, done.parts).await;
         tracing::info!(file.id = %file_id, state = %state, asset.state = %done.asset_state, "upload confirmed");
         Ok(())
     }
@@ -709,6 +711,7 @@ impl Files {
         caller: &Caller,
         file_id: &str,
         state: FileState,
+        assembled: Option<&Stored>,
     ) -> Result<Change<Option<Confirmed>>, FileError> {
         let mut file = self.owned_file(caller, file_id).await?;
         let mut asset = self.owned_asset(caller, &file.asset_id).await?;
@@ -737,17 +740,23 @@ impl Files {
         match state {
             FileState::Created => {
                 if file.multipart_count.is_some() {
-                    self.assemble(&mut file).await?;
+                    let Some(stored) = assembled else {
+                        return Err(FileError::State(
+                            "the file's parts were assembled by another confirmation; retry".into(),
+                        ));
+                    };
+                    file.file_size = Some(stored.blob.size);
+                    file.file_md5 = Some(stored.blob.md5.clone());
+                    file.blob_key = Some(stored.key());
+                    file.content_mismatch =
+                        sniff::check(&file.file_type, &stored.written.head).err();
+                    write.stored_blobs.push(stored.blob.clone());
                     // A large file may omit its size at creation; the main-file limit
                     // of the asset type still holds for what arrived.
                     let limit = main_file_rule(asset.asset_type)
                         .filter(|_| file.asset_file_category == FileCategory::Main)
                         .map(|(_, limit)| limit);
                     if let Some(limit) = limit.filter(|l| file.file_size > Some(*l)) {
-                        self.blobs
-                            .delete(&BlobKey::File(file.file_id.clone()))
-                            .await
-                            .ok();
                         return Err(invalid(
                             "file_size",
                             format!(
@@ -791,13 +800,18 @@ impl Files {
                     write.assets.push(asset.clone());
                 }
             }
-            _ => file.state = FileState::Cancelled,
+            _ => {
+                // Dropping the reference is all it takes: the catalogue deletes bytes nobody
+                // else refers to.
+                file.state = FileState::Cancelled;
+                file.blob_key = None;
+            }
         }
         file.update_time = now;
         let confirmed = Confirmed {
-            cancelled: file.state == FileState::Cancelled,
-            assembled: state == FileState::Created && file.multipart_count.is_some(),
-            parts: file.multipart_count,
+            parts: file
+                .multipart_count
+                .filter(|_| matches!(state, FileState::Created | FileState::Cancelled)),
             queued: !write.jobs.is_empty(),
             asset_state: asset.asset_state,
         };
@@ -805,19 +819,20 @@ impl Files {
         Ok(Change::Commit(write, Some(confirmed)))
     }
 
-    async fn remove_blobs(&self, file_id: &str, parts: Option<i32>) {
-        if let Err(e) = self.blobs.delete(&BlobKey::File(file_id.to_owned())).await {
-            tracing::warn!(file.id = %file_id, error = %e, "could not remove blob; the sweeper will retry");
-        }
+    /// Removes the stored parts of a multipart upload that is over; what fails here the
+    /// reconciliation sweep removes later.
+    async fn remove_parts(&self, file_id: &str, parts: Option<i32>) {
         if let Some(n) = parts {
-            self.blobs.delete_parts(file_id, n as u32).await.ok();
+            if let Err(e) = self.storage.blobs().delete_parts(file_id, n as u32).await {
+                tracing::warn!(file.id = %file_id, error = %e, "could not remove the parts of an upload; the reconciliation sweep will");
+            }
         }
     }
 
     /// `delete_file`: the file is DELETED and its bytes removed. Deleting the MAIN file sends
     /// a live asset back to CREATING, waiting for a new main file.
     pub async fn delete(&self, caller: &Caller, file_id: &str) -> Result<(), FileError> {
-        let (parts, made_ids) = self
+        let parts = self
             .catalog
             .update(
                 || async move {
@@ -837,7 +852,10 @@ impl Files {
                         asset.update_time = now;
                         write.assets.push(asset);
                     }
+                    // Dropping the reference is all it takes: the catalogue deletes bytes
+                    // nobody else refers to.
                     file.state = FileState::Deleted;
+                    file.blob_key = None;
                     file.update_time = now;
                     let parts = file.multipart_count;
                     // What processing made from a MAIN file (cover, thumbnail, rendition, pages) goes
@@ -847,23 +865,20 @@ impl Files {
                         for mut output in self.catalog.files_of(&[file.asset_id.clone()]).await? {
                             if output.made_from(file_id) && output.state != FileState::Deleted {
                                 output.state = FileState::Deleted;
+                                output.blob_key = None;
                                 output.update_time = now;
                                 made.push(output);
                             }
                         }
                     }
-                    let made_ids: Vec<String> = made.iter().map(|f| f.file_id.clone()).collect();
                     write.files.push(file);
                     write.files.extend(made);
-                    Ok(Change::Commit(write, (parts, made_ids)))
+                    Ok(Change::Commit(write, parts))
                 },
                 || FileError::Busy(file_id.to_owned()),
             )
             .await?;
-        self.remove_blobs(file_id, parts).await;
-        for id in &made_ids {
-            self.remove_blobs(id, None).await;
-        }
+        self.remove_parts(file_id, parts).await;
         Ok(())
     }
 
@@ -897,46 +912,44 @@ impl Files {
             return Err(FileError::NotDownloadable(asset.asset_state));
         }
         let blob_key = match (&file.state, &file.blob_key) {
-            (FileState::Created, Some(_)) => BlobKey::File(file.file_id.clone()),
-            (FileState::Uploaded | FileState::Review, Some(_)) if owner => {
-                BlobKey::File(file.file_id.clone())
-            }
+            (FileState::Created, Some(key)) => key.clone(),
+            (FileState::Uploaded | FileState::Review, Some(key)) if owner => key.clone(),
             _ => return Err(not_found()),
         };
         // A URL for anyone serves only content that passed review; see `review_passed`.
         if !owner && !review_passed(&asset) {
             return Err(not_found());
         }
-        let total = self.blobs.size(&blob_key).await?.ok_or_else(not_found)?;
+        let total = self
+            .storage
+            .blob_size(&blob_key)
+            .await?
+            .ok_or_else(not_found)?;
         let wanted = match range.map(|r| parse_range(r, total)) {
             Some(Err(Unsatisfiable)) => return Err(FileError::Unsatisfiable { total }),
             Some(Ok(r)) => r,
             None => None,
         };
         let partial = wanted.is_some();
-        let range = wanted.unwrap_or(0..total);
-        let body = if range.is_empty() {
-            self.blobs.get(&blob_key, None).await?
-        } else {
-            self.blobs.get(&blob_key, Some(range.clone())).await?
-        };
+        let opened = self.storage.open(&blob_key, wanted.clone()).await?;
         Ok(Download {
             file,
-            total,
-            range,
+            total: opened.total,
+            range: wanted.unwrap_or(0..opened.total),
             partial,
-            body,
+            body: opened.body,
         })
     }
 
-    /// Cancels uploads left CREATING longer than `age` and removes abandoned temporary
-    /// objects; returns how many uploads were cancelled.
+    /// Cancels uploads left CREATING longer than `age`; returns how many. (What their
+    /// writes left in the blob store is the reconciliation sweep's.)
     pub async fn sweep(&self, age: Duration) -> Result<usize, FileError> {
         let before = OffsetDateTime::now_utc() - age;
         let mut cancelled = 0;
         for mut file in self.catalog.stale_uploads(before, 500).await? {
             file.state = FileState::Cancelled;
             file.reason = Some("the upload was abandoned".into());
+            file.blob_key = None;
             file.update_time = OffsetDateTime::now_utc();
             let (id, parts) = (file.file_id.clone(), file.multipart_count);
             match self
@@ -948,23 +961,15 @@ impl Files {
                 .await
             {
                 Ok(()) => {
-                    self.remove_blobs(&id, parts).await;
+                    self.remove_parts(&id, parts).await;
                     cancelled += 1;
                 }
                 Err(CatalogError::Conflict) => {}
                 Err(e) => return Err(e.into()),
             }
         }
-        let temps = self
-            .blobs
-            .sweep_temp(age.min(Duration::from_secs(3600)))
-            .await?;
-        if cancelled + temps > 0 {
-            tracing::info!(
-                uploads = cancelled,
-                temp_objects = temps,
-                "swept abandoned uploads"
-            );
+        if cancelled > 0 {
+            tracing::info!(uploads = cancelled, "swept abandoned uploads");
         }
         Ok(cancelled)
     }

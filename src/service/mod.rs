@@ -8,5 +8,6 @@ pub mod files;
 pub mod links;
 pub mod readiness;
 pub mod state;
+pub mod storage;
 pub mod timers;
 pub mod webhooks;

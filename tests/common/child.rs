@@ -17,6 +17,27 @@ pub fn assetd() -> Command {
     command
 }
 
+/// The blob store of the server on `data_dir`: under `ASSETD_TEST_BLOB_URL`, a prefix that
+/// is the same for every start on that directory; `None` for the local default.
+pub fn blob_url_for(data_dir: &Path) -> Option<String> {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(data_dir.display().to_string().as_bytes());
+    super::test_blob_url(&hex::encode(&digest[..8]))
+}
+
+/// The blob store a server on `data_dir` uses, opened directly (to look behind its back).
+pub async fn store_for(data_dir: &Path) -> assetd::blobs::BlobStore {
+    let url =
+        blob_url_for(data_dir).unwrap_or_else(|| data_dir.join("blobs").display().to_string());
+    assetd::blobs::BlobStore::open(&url).await.unwrap()
+}
+
+/// Keys of the objects under `prefix` in `store`.
+pub async fn objects(store: &assetd::blobs::BlobStore, prefix: &str) -> Vec<String> {
+    use futures::StreamExt;
+    store.list(prefix).map(|r| r.unwrap().0).collect().await
+}
+
 /// A running `assetd serve`, SIGKILLed when dropped.
 pub struct ChildServer {
     child: Child,
@@ -47,6 +68,9 @@ impl ChildServer {
         let out = std::fs::File::create(&log).unwrap();
         let mut command = assetd();
         command.arg("--data-dir").arg(data_dir);
+        if let Some(url) = blob_url_for(data_dir) {
+            command.arg("--blob-url").arg(url);
+        }
         if let Some(config) = config {
             command.arg("--config").arg(config);
         }

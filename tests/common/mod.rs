@@ -225,6 +225,13 @@ fn random(len: usize) -> String {
     uuid::Uuid::new_v4().simple().to_string()[..len].to_owned()
 }
 
+/// The blob store tests use: `ASSETD_TEST_BLOB_URL` (`s3://bucket`) with a prefix of its own
+/// per `name`, or the default local directory when the variable is not set.
+pub fn test_blob_url(name: &str) -> Option<String> {
+    let base = std::env::var("ASSETD_TEST_BLOB_URL").ok()?;
+    Some(format!("{}/{name}", base.trim_end_matches('/')))
+}
+
 impl TestServer {
     /// Starts a server with the default configuration.
     pub async fn spawn() -> Self {
@@ -239,6 +246,7 @@ impl TestServer {
         let mut config = Config {
             data_dir: dir.path().to_path_buf(),
             listen: addr,
+            blob_url: test_blob_url(&random(16)),
             ..Config::default()
         };
         tweak(&mut config);
@@ -877,9 +885,72 @@ impl TestServer {
     /// alive for as long as any server uses it.
     pub async fn spawn_in(data_dir: std::path::PathBuf, tweak: impl FnOnce(&mut Config)) -> Self {
         Self::spawn_with(move |config| {
+            config.blob_url = child::blob_url_for(&data_dir);
             config.data_dir = data_dir;
             tweak(config);
         })
         .await
+    }
+}
+
+// ---------------------------------------------------------------- the blob store
+
+impl TestServer {
+    /// The bytes the catalogue says `file_id` is stored as, read back from the blob store;
+    /// `None` when the file refers to no stored bytes (or they are gone).
+    pub async fn stored(&self, file_id: &str) -> Option<Vec<u8>> {
+        let file = self.app.catalog.file(file_id).await.unwrap()?;
+        let key = assetd::blobs::BlobKey::parse(file.blob_key.as_deref()?)?;
+        let got = self.app.storage.blobs().get(&key, None).await.ok()?;
+        Some(got.bytes().await.unwrap().to_vec())
+    }
+
+    /// The blob key `file_id` refers to.
+    pub async fn blob_key(&self, file_id: &str) -> Option<String> {
+        self.app.catalog.file(file_id).await.unwrap()?.blob_key
+    }
+
+    /// Keys of the objects in the blob store under `prefix` (`content`, `parts/<file id>`).
+    pub async fn objects(&self, prefix: &str) -> Vec<String> {
+        use futures::StreamExt;
+        self.app
+            .storage
+            .blobs()
+            .list(prefix)
+            .map(|r| r.unwrap().0)
+            .collect()
+            .await
+    }
+
+    /// What the blob store holds that nothing accounts for: content objects without a LIVE
+    /// blob record, and local staging files. Empty once failed writes have cleaned up.
+    pub async fn stray_objects(&self) -> Vec<String> {
+        let mut stray = Vec::new();
+        for key in self.objects("content").await {
+            let blob = self.app.catalog.blob(&key).await.unwrap();
+            if blob.is_none_or(|b| b.state != assetd::catalog::BlobState::Live) {
+                stray.push(key);
+            }
+        }
+        for staging in self.app.storage.blobs().staging_files().await.unwrap() {
+            stray.push(staging.path.display().to_string());
+        }
+        stray
+    }
+
+    /// Waits (at most `secs`) until `check` holds, polling.
+    pub async fn eventually<F, Fut>(&self, what: &str, secs: u64, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        while !check().await {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }

@@ -239,7 +239,6 @@ pub async fn download_file(
     );
     let sent = download
         .body
-        .into_stream()
         .inspect_ok(|chunk| crate::telemetry::downloaded(chunk.len()));
     let mut response = Response::new(Body::from_stream(sent));
     let h = response.headers_mut();

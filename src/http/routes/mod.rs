@@ -5,6 +5,7 @@ pub mod admin;
 pub mod assets;
 pub mod files;
 pub mod health;
+pub mod storage;
 pub mod tokens;
 pub mod webhooks;
 
