@@ -15,6 +15,11 @@
 //! `BENCH_PHASES` (`create,list`), `BENCH_OUT` (table file), `BENCH_TMP` (parent of the
 //! scratch directory, /tmp), `BENCH_KEEP` (keep the scratch directory), `BENCH_LIST_DIR` (list
 //! a data directory seeded by an earlier run instead of seeding).
+//!
+//! Phase `nodes` (not run by default; needs `BENCH_DATABASE_URL`, an empty PostgreSQL
+//! database, e.g. from `scripts/services/postgres.sh`): create throughput of one `assetd
+//! serve` on that database against two on the same database, the load split evenly between
+//! them, interleaved rounds in the same run. `bench/nodes.sh` runs it.
 
 use std::fmt::Write as _;
 use std::io::BufRead;
@@ -182,6 +187,22 @@ fn spawn_assetd(data_dir: &Path, log: &Path) -> anyhow::Result<Server> {
     Server::spawn("assetd", command, port, log)
 }
 
+/// `assetd serve` on the catalogue at `database_url` (scratch space in `data_dir`).
+fn spawn_node(data_dir: &Path, database_url: &str, log: &Path) -> anyhow::Result<Server> {
+    let port = free_port()?;
+    let mut command = Command::new(ASSETD);
+    command
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--database-url")
+        .arg(database_url)
+        .arg("serve")
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .env("ASSETD_LOG", "warn");
+    Server::spawn("assetd node", command, port, log)
+}
+
 fn spawn_bare(log: &Path) -> anyhow::Result<Server> {
     let port = free_port()?;
     let mut command = Command::new(std::env::current_exe()?);
@@ -191,9 +212,21 @@ fn spawn_bare(log: &Path) -> anyhow::Result<Server> {
 
 /// `assetd credentials create`, returning (access key, secret key).
 fn cli_credentials(data_dir: &Path, project: &str) -> anyhow::Result<(String, String)> {
-    let out = Command::new(ASSETD)
-        .arg("--data-dir")
-        .arg(data_dir)
+    cli_credentials_on(data_dir, None, project)
+}
+
+/// `assetd credentials create` on `database_url` when given, else on `data_dir`'s catalogue.
+fn cli_credentials_on(
+    data_dir: &Path,
+    database_url: Option<&str>,
+    project: &str,
+) -> anyhow::Result<(String, String)> {
+    let mut command = Command::new(ASSETD);
+    command.arg("--data-dir").arg(data_dir);
+    if let Some(url) = database_url {
+        command.arg("--database-url").arg(url);
+    }
+    let out = command
         .args(["credentials", "create", "--project-id", project])
         .env("ASSETD_LOG", "warn")
         .output()?;
@@ -469,6 +502,69 @@ async fn throughput(scratch: &Path, concurrency: usize, secs: u64) -> anyhow::Re
     assetd_latencies.sort_unstable();
     out.assetd_p50_ms = percentile(&assetd_latencies, 50.0) as f64 / 1000.0;
     out.assetd_p99_ms = percentile(&assetd_latencies, 99.0) as f64 / 1000.0;
+    Ok(out)
+}
+
+/// Create throughput (creates/s per round) of one node, and of two nodes sharing the load,
+/// all on the PostgreSQL database `database_url`.
+struct Nodes {
+    one: Vec<f64>,
+    two: Vec<f64>,
+    failed: u64,
+}
+
+async fn nodes_throughput(
+    scratch: &Path,
+    database_url: &str,
+    concurrency: usize,
+    secs: u64,
+) -> anyhow::Result<Nodes> {
+    let project = "bench-nodes";
+    let dirs = [scratch.join("node-a"), scratch.join("node-b")];
+    for dir in &dirs {
+        std::fs::create_dir_all(dir)?;
+    }
+    let (ak, sk) = cli_credentials_on(&dirs[0], Some(database_url), project)?;
+    let health = Signer::http(1);
+    let warmup = Duration::from_secs(2);
+    let window = Duration::from_secs(secs);
+    let mut out = Nodes {
+        one: Vec::new(),
+        two: Vec::new(),
+        failed: 0,
+    };
+    // Both nodes run in every round, so one node's run has the same machine around it as
+    // the two nodes' run; only the load moves.
+    for round in 0..2 {
+        let mut servers = Vec::new();
+        for (i, dir) in dirs.iter().enumerate() {
+            let log = scratch.join(format!("node-{i}-{round}.log"));
+            let mut server = spawn_node(dir, database_url, &log)?;
+            server.wait_healthy(&health).await?;
+            servers.push(server);
+        }
+        let signers: Vec<Signer> = servers
+            .iter()
+            .map(|s| Signer {
+                base: s.base.clone(),
+                project: project.to_owned(),
+                ak: ak.clone(),
+                sk: sk.clone(),
+                http: Signer::http(concurrency),
+            })
+            .collect();
+        let r = create_load(&signers[0], concurrency, warmup, window).await;
+        out.failed += r.failed;
+        out.one.push(r.rate());
+        let half = concurrency.div_ceil(2);
+        let (a, b) = tokio::join!(
+            create_load(&signers[0], half, warmup, window),
+            create_load(&signers[1], concurrency - half, warmup, window),
+        );
+        out.failed += a.failed + b.failed;
+        out.two.push(a.rate() + b.rate());
+        drop(servers);
+    }
     Ok(out)
 }
 
@@ -1017,6 +1113,29 @@ async fn run() -> anyhow::Result<()> {
             seeded.secs,
             total as f64 / seeded.secs,
             db_bytes as f64 / 1024.0 / 1024.0
+        )?;
+    }
+
+    if phases.contains("nodes") {
+        let url = std::env::var("BENCH_DATABASE_URL")
+            .map_err(|_| anyhow::anyhow!("phase nodes needs BENCH_DATABASE_URL (PostgreSQL)"))?;
+        eprintln!("create throughput on PostgreSQL: 1 node, then 2 nodes, {concurrency} connections");
+        let nodes = nodes_throughput(scratch.path(), &url, concurrency, secs).await?;
+        let one = nodes.one.iter().sum::<f64>() / nodes.one.len() as f64;
+        let two = nodes.two.iter().sum::<f64>() / nodes.two.len() as f64;
+        writeln!(t)?;
+        writeln!(
+            t,
+            "create throughput on one PostgreSQL: signed POST /digital-assets, {concurrency} \
+             keep-alive connections in all, {secs} s x 2 interleaved rounds each"
+        )?;
+        writeln!(t, "  1 node                  {one:>10.0} creates/s  {:?}", nodes.one)?;
+        writeln!(t, "  2 nodes (load split)    {two:>10.0} creates/s  {:?}", nodes.two)?;
+        writeln!(
+            t,
+            "  ratio 2 nodes / 1 node  {:>10.2}   (aim >= 1.0: no loss); {} failed requests",
+            two / one,
+            nodes.failed
         )?;
     }
 

@@ -269,7 +269,7 @@ async fn copy_rows(
             tracing::debug!(table = %table.name, rows = rows.len(), written = missing.len(), "copied a batch");
         }
         dst.finish(twin).await?;
-        tracing::info!(table = %table.name, "table copied");
+        tracing::debug!(table = %table.name, "table copied");
     }
     progress.finish();
     Ok(())
