@@ -1119,7 +1119,9 @@ async fn run() -> anyhow::Result<()> {
     if phases.contains("nodes") {
         let url = std::env::var("BENCH_DATABASE_URL")
             .map_err(|_| anyhow::anyhow!("phase nodes needs BENCH_DATABASE_URL (PostgreSQL)"))?;
-        eprintln!("create throughput on PostgreSQL: 1 node, then 2 nodes, {concurrency} connections");
+        eprintln!(
+            "create throughput on PostgreSQL: 1 node, then 2 nodes, {concurrency} connections"
+        );
         let nodes = nodes_throughput(scratch.path(), &url, concurrency, secs).await?;
         let one = nodes.one.iter().sum::<f64>() / nodes.one.len() as f64;
         let two = nodes.two.iter().sum::<f64>() / nodes.two.len() as f64;
@@ -1129,8 +1131,16 @@ async fn run() -> anyhow::Result<()> {
             "create throughput on one PostgreSQL: signed POST /digital-assets, {concurrency} \
              keep-alive connections in all, {secs} s x 2 interleaved rounds each"
         )?;
-        writeln!(t, "  1 node                  {one:>10.0} creates/s  {:?}", nodes.one)?;
-        writeln!(t, "  2 nodes (load split)    {two:>10.0} creates/s  {:?}", nodes.two)?;
+        writeln!(
+            t,
+            "  1 node                  {one:>10.0} creates/s  {:?}",
+            nodes.one
+        )?;
+        writeln!(
+            t,
+            "  2 nodes (load split)    {two:>10.0} creates/s  {:?}",
+            nodes.two
+        )?;
         writeln!(
             t,
             "  ratio 2 nodes / 1 node  {:>10.2}   (aim >= 1.0: no loss); {} failed requests",

@@ -115,6 +115,12 @@ pub async fn copy(from: &Location, to: &Location, batch: usize) -> anyhow::Resul
         .await
         .context("reading the source library's identity")?;
     drop(source_catalog);
+    if let Some(file) = to.database_url.strip_prefix("sqlite://") {
+        if let Some(dir) = std::path::Path::new(file).parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating directory {}", dir.display()))?;
+        }
+    }
     let destination_catalog = crate::catalog::open(&to.database_url)
         .await
         .context("opening the destination catalogue")?;
@@ -160,7 +166,10 @@ async fn paired_tables(src: &Rows, dst: &Rows) -> anyhow::Result<Vec<(Table, Tab
         .iter()
         .find(|t| !pairs.iter().any(|(s, _)| s.name == t.name))
     {
-        bail!("the two schemas differ: the source has no table {}", extra.name);
+        bail!(
+            "the two schemas differ: the source has no table {}",
+            extra.name
+        );
     }
     Ok(pairs)
 }
@@ -217,11 +226,14 @@ async fn check_destination(
 }
 
 fn bar(len: u64, what: &str) -> ProgressBar {
-    ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr()).with_style(
-        ProgressStyle::with_template("{msg:>8} {bar:40.cyan/blue} {pos:>9}/{len:9} {per_sec:>12}")
+    ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr())
+        .with_style(
+            ProgressStyle::with_template(
+                "{msg:>8} {bar:40.cyan/blue} {pos:>9}/{len:9} {per_sec:>12}",
+            )
             .expect("the template is valid"),
-    )
-    .with_message(what.to_owned())
+        )
+        .with_message(what.to_owned())
 }
 
 async fn copy_rows(

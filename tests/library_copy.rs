@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::child::assetd;
-use common::postgres::{server_url, TestDatabase};
 use common::{md5_b64, png, Client, TestServer};
 use serde_json::{json, Value};
 
@@ -26,13 +25,7 @@ fn embedded(dir: &Path) -> [String; 2] {
 /// `assetd` on the embedded default in `dir` (whatever the test environment selects).
 fn assetd_embedded(dir: &Path) -> Command {
     let mut command = assetd();
-    command
-        .arg("--data-dir")
-        .arg(dir)
-        .arg("--database-url")
-        .arg(format!("sqlite://{}", dir.join("catalog.db").display()))
-        .arg("--blob-url")
-        .arg(dir.join("blobs"));
+    command.arg("--data-dir").arg(dir);
     command
 }
 
@@ -58,6 +51,21 @@ fn records_written(stdout: &str) -> (u64, u64) {
         .collect();
     // copied T tables: R records (W written by this run), B blobs of N bytes (…)
     (numbers[1], numbers[2])
+}
+
+/// A new, empty database on the `ASSETD_TEST_DATABASE_URL` server, if one is named.
+async fn fresh_postgres_database() -> Option<String> {
+    use sqlx::{Connection, Executor};
+    let server = std::env::var("ASSETD_TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())?;
+    let name = format!("assetd_copy_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&server).await.unwrap();
+    conn.execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let (base, _) = server.rsplit_once('/').expect("a URL with a database");
+    Some(format!("{base}/{name}"))
 }
 
 /// The library a test moves: what each asset was, and the bytes of its files by name.
@@ -163,19 +171,21 @@ fn kill_after_first_batch(mut copy: Command) {
     let mut child = copy.spawn().expect("assetd starts");
     let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut seen = Vec::new();
+    let mut killed = false;
     for line in stderr.lines() {
         let line = line.unwrap();
         let first_batch = line.contains("copied a batch");
         seen.push(line);
         if first_batch {
             child.kill().expect("SIGKILL");
+            killed = true;
             break;
         }
     }
     let status = child.wait().unwrap();
     assert!(
-        !status.success(),
-        "the copy was to be killed midway, but it ended first: {status}\n{}",
+        killed && !status.success(),
+        "the copy was to be killed after its first batch: {status}\n{}",
         seen.join("\n")
     );
 }
@@ -197,12 +207,14 @@ async fn library_moves_to_postgres_and_s3_and_back_identical() {
     server.stop().await;
 
     // The middle stop: PostgreSQL + S3 when the test services are there.
-    let database = server_url().map(|server| TestDatabase::create(&server));
-    let middle_database = match &database {
-        Some(db) => db.url.clone(),
+    let middle_database = match fresh_postgres_database().await {
+        Some(url) => url,
         None => {
             eprintln!("ASSETD_TEST_DATABASE_URL is not set: copying to SQLite instead");
-            format!("sqlite://{}", home.path().join("middle.db").display())
+            format!(
+                "sqlite://{}",
+                home.path().join("middle/catalog.db").display()
+            )
         }
     };
     let middle_blobs = match common::test_blob_url(&uuid::Uuid::new_v4().simple().to_string()) {
@@ -232,7 +244,10 @@ async fn library_moves_to_postgres_and_s3_and_back_identical() {
     let resumed = run(to_middle("50"));
     let stdout = String::from_utf8_lossy(&resumed.stdout);
     assert!(resumed.status.success(), "the resumed copy succeeds");
-    assert!(stdout.contains("the destination is identical to the source"), "{stdout}");
+    assert!(
+        stdout.contains("the destination is identical to the source"),
+        "{stdout}"
+    );
     let (records, written) = records_written(&stdout);
     assert!(
         written < records,
@@ -242,19 +257,28 @@ async fn library_moves_to_postgres_and_s3_and_back_identical() {
 
     // And back onto the embedded default, elsewhere.
     let back = home.path().join("back");
-    let mut to_back = assetd();
+    let mut to_back = assetd_embedded(&home.path().join("middle"));
+    if !middle_database.starts_with("sqlite:") {
+        to_back.args(["--database-url", &middle_database]);
+    }
     to_back
-        .args(["--data-dir", &back.display().to_string()])
-        .args(["--database-url", &middle_database])
         .args(["--blob-url", &middle_blobs])
         .args(["library", "copy"])
         .args(embedded(&back));
     let copied = run(to_back);
     assert!(copied.status.success(), "the copy back succeeds");
     let stdout = String::from_utf8_lossy(&copied.stdout);
-    assert!(stdout.contains("the destination is identical to the source"), "{stdout}");
+    assert!(
+        stdout.contains("the destination is identical to the source"),
+        "{stdout}"
+    );
     let back_url = format!("sqlite://{}", back.join("catalog.db").display());
-    check_served(&library, &back_url, &back.join("blobs").display().to_string()).await;
+    check_served(
+        &library,
+        &back_url,
+        &back.join("blobs").display().to_string(),
+    )
+    .await;
 }
 
 #[tokio::test]
