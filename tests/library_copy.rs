@@ -68,10 +68,13 @@ async fn fresh_postgres_database() -> Option<String> {
     Some(format!("{base}/{name}"))
 }
 
-/// The library a test moves: what each asset was, and the bytes of its files by name.
+/// Files by name, with their bytes.
+type Files = Vec<(String, Vec<u8>)>;
+
+/// The library a test moves: each asset's id, how it was shown, and its files.
 struct Library {
     client: Client,
-    assets: Vec<(String, Value, Vec<(String, Vec<u8>)>)>,
+    assets: Vec<(String, Value, Files)>,
 }
 
 async fn make_library(server: &TestServer) -> Library {
