@@ -12,7 +12,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, Securi
 use utoipa::openapi::{Required, ResponseBuilder};
 use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToSchema};
 
-use super::routes::{admin, assets, files, health, tokens, webhooks};
+use super::routes::{admin, assets, files, health, storage, tokens, webhooks};
 
 /// Every MSS error body: `{"error_code": "MSS.…", "error_msg": "…"}`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -275,6 +275,8 @@ impl Modify for Shared {
         admin::remove_review_whitelist,
         admin::block_asset,
         admin::unblock_asset,
+        storage::show_storage,
+        storage::show_scrub,
         webhooks::put_webhook,
         webhooks::show_webhook,
         webhooks::delete_webhook,
