@@ -56,10 +56,13 @@ impl App {
             std::time::Duration::from_secs(config.upload_url_ttl_secs),
             std::time::Duration::from_secs(config.download_url_ttl_secs),
         ));
+        rand::thread_rng().fill_bytes(&mut fresh);
+        let csrf_key = catalog.server_secret("console-csrf", &fresh).await?;
         let auth = Arc::new(Authenticator::new(
             catalog.clone(),
             config.max_clock_skew(),
             std::time::Duration::from_secs(config.token_ttl_secs),
+            csrf_key,
         ));
         let blobs = BlobStore::local(&config.data_dir.join("blobs"))?;
         let wake = Arc::new(tokio::sync::Notify::new());

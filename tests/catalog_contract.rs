@@ -56,7 +56,7 @@ macro_rules! contract {
 
 contract!(
     credentials_are_stored_found_and_replaced,
-    tokens_are_stored_and_found_by_hash,
+    tokens_are_stored_found_by_hash_and_revoked,
     a_server_secret_is_created_once_and_stays_stable,
     an_inserted_asset_round_trips_every_field,
     several_assets_are_fetched_by_id_skipping_unknown_ones,
@@ -76,7 +76,7 @@ contract!(
     list_filters_by_time_type_state_and_id,
     list_filters_by_system_property_service_and_app_user,
     list_filters_by_voice_and_avatar_meta,
-    list_orders_by_create_time_update_time_and_asset_order,
+    list_orders_by_create_time_update_time_asset_order_and_name,
     list_follows_share_roles_and_sources,
     list_sees_updated_tags_and_shares,
 );
@@ -270,7 +270,7 @@ async fn credentials_are_stored_found_and_replaced(c: Cat) {
     assert!(c.credential(&ak.to_lowercase()).await.unwrap().is_none());
 }
 
-async fn tokens_are_stored_and_found_by_hash(c: Cat) {
+async fn tokens_are_stored_found_by_hash_and_revoked(c: Cat) {
     let hash = fresh();
     assert!(c.token(&hash).await.unwrap().is_none());
     let token = Token {
@@ -297,6 +297,11 @@ async fn tokens_are_stored_and_found_by_hash(c: Cat) {
     c.put_token(&other).await.unwrap();
     assert!(c.token(&hash).await.unwrap().unwrap().is_admin);
     assert!(!c.token(&other.token_hash).await.unwrap().unwrap().is_admin);
+    // Revoking one leaves the other.
+    assert!(c.delete_token(&hash).await.unwrap());
+    assert!(c.token(&hash).await.unwrap().is_none());
+    assert!(!c.delete_token(&hash).await.unwrap());
+    assert!(c.token(&other.token_hash).await.unwrap().is_some());
 }
 
 async fn a_server_secret_is_created_once_and_stays_stable(c: Cat) {
@@ -1057,7 +1062,7 @@ async fn list_filters_by_voice_and_avatar_meta(c: Cat) {
     );
 }
 
-async fn list_orders_by_create_time_update_time_and_asset_order(c: Cat) {
+async fn list_orders_by_create_time_update_time_asset_order_and_name(c: Cat) {
     let project = fresh();
     let ordered = |name: &str, order: Option<i32>, created: i64, updated: i64| Asset {
         asset_order: order,
@@ -1103,6 +1108,14 @@ async fn list_orders_by_create_time_update_time_and_asset_order(c: Cat) {
     assert_eq!(
         names(&c, by(SortKey::AssetOrder, true)).await,
         strs(&["B", "A", "C", "D"])
+    );
+    assert_eq!(
+        names(&c, by(SortKey::AssetName, false)).await,
+        strs(&["A", "B", "C", "D"])
+    );
+    assert_eq!(
+        names(&c, by(SortKey::AssetName, true)).await,
+        strs(&["D", "C", "B", "A"])
     );
     // Equal creation times fall back to insertion order.
     let project2 = fresh();

@@ -324,6 +324,8 @@ pub enum SortKey {
     UpdateTime,
     /// Console display order; ties newest first.
     AssetOrder,
+    /// Asset name, byte order (an extension: `sort_key=asset_name`); ties oldest first.
+    AssetName,
 }
 
 /// Whose assets a listing covers.
@@ -439,6 +441,8 @@ pub trait Catalog: Send + Sync + 'static {
     async fn put_token(&self, token: &Token) -> Result<(), CatalogError>;
     /// Looks up a token by the hash of its value.
     async fn token(&self, token_hash: &str) -> Result<Option<Token>, CatalogError>;
+    /// Revokes a token; `false` when there was none with that hash.
+    async fn delete_token(&self, token_hash: &str) -> Result<bool, CatalogError>;
     /// Returns the named server secret, creating it from `fresh` on first use.
     async fn server_secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, CatalogError>;
 

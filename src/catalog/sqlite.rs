@@ -747,6 +747,7 @@ fn push_order(qb: &mut QueryBuilder<'_, Sqlite>, query: &AssetQuery) {
     match query.sort {
         SortKey::CreateTime => qb.push(format!(" ORDER BY a.create_time {dir}, a.seq {dir}")),
         SortKey::UpdateTime => qb.push(format!(" ORDER BY a.update_time {dir}, a.seq {dir}")),
+        SortKey::AssetName => qb.push(format!(" ORDER BY a.asset_name {dir}, a.seq {dir}")),
         // Assets without an order go last either way; equal orders show the newest first.
         // Each direction is spelled as the index that yields it: assets_by_order_asc, and
         // assets_by_order read backwards, where NULLs (the smallest values) come last anyway.
@@ -839,6 +840,18 @@ impl Catalog for SqliteCatalog {
             })
         })
         .transpose()
+    }
+
+    async fn delete_token(&self, token_hash: &str) -> Result<bool, CatalogError> {
+        let (pool, hash) = (self.pool.clone(), token_hash.to_owned());
+        detached(async move {
+            let done = sqlx::query("DELETE FROM tokens WHERE token_hash = ?")
+                .bind(&hash)
+                .execute(&pool)
+                .await?;
+            Ok(done.rows_affected() > 0)
+        })
+        .await
     }
 
     async fn server_secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, CatalogError> {

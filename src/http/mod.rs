@@ -24,7 +24,7 @@ use tracing::Level;
 use crate::app::App;
 use crate::error::Code;
 use error::ApiError;
-use routes::{admin, assets, files, health, tokens, webhooks};
+use routes::{admin, assets, console, files, health, tokens, webhooks};
 
 /// Request ids are 32 lowercase hex characters.
 #[derive(Clone, Copy, Default)]
@@ -159,6 +159,7 @@ pub fn router(app: App) -> Router {
         .on_response(DefaultOnResponse::new().level(Level::INFO));
 
     Router::new()
+        .route("/", get(console::show_root))
         .route("/health", get(health::show_health))
         .route(
             "/uploads/{file_id}",
@@ -166,6 +167,7 @@ pub fn router(app: App) -> Router {
         )
         .route("/downloads/{file_id}", get(files::download_file))
         .merge(api)
+        .merge(console::router(&app))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(app)

@@ -960,10 +960,11 @@ pub fn parse_list_query(
     let sort = match one_of(
         params,
         "sort_key",
-        &["create_time", "update_time", "asset_order"],
+        &["create_time", "update_time", "asset_order", "asset_name"],
     )? {
         Some("update_time") => SortKey::UpdateTime,
         Some("asset_order") => SortKey::AssetOrder,
+        Some("asset_name") => SortKey::AssetName,
         _ => SortKey::CreateTime,
     };
     let descending = match single(params, "sort_dir")
