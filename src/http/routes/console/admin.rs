@@ -242,7 +242,7 @@ fn review(session: &Session, item: &ReviewItem) -> Markup {
                     span.muted { "Project " code { (asset.project_id) } }
                     span.muted { "Queued " (human_time(file.update_time)) }
                 }
-                @if let Some(reason) = &file.reason { p.muted { "Why it is here: " (reason) } }
+                @if let Some(reason) = &file.reason { p.muted { (reason) } }
                 div.review-actions {
                     form method="post" action={ "/console/admin/reviews/" (file.file_id) } {
                         (csrf_field(session))

@@ -620,11 +620,22 @@ fn humanize(key: &str) -> String {
         .unwrap_or_default()
 }
 
-fn value_text(value: &serde_json::Value) -> String {
-    match value {
+/// A metadata value with the unit the seed gives its field.
+fn value_text(key: &str, value: &serde_json::Value) -> String {
+    let text = match value {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
-    }
+    };
+    let unit = match key {
+        "duration" => " s",
+        "video_bit_rate" | "audio_bit_rate" => " kbit/s",
+        "sample" => " Hz",
+        "width" | "height" => " px",
+        "frame_rate" => " fps",
+        "size" => return value.as_i64().map(human_size).unwrap_or(text),
+        _ => "",
+    };
+    format!("{text}{unit}")
 }
 
 fn metadata(asset: &Asset) -> Markup {
@@ -660,7 +671,7 @@ fn metadata(asset: &Asset) -> Markup {
                 @for (name, fields) in &sections {
                     @for (key, value) in fields.iter().filter(|(k, _)| *k != "pages") {
                         dt { (humanize(key)) }
-                        dd { (value_text(value)) }
+                        dd { (value_text(key, value)) }
                     }
                     @if fields.is_empty() { dt { (humanize(name)) } dd { "—" } }
                 }
@@ -820,6 +831,20 @@ mod tests {
         }
         .body()
         .is_err());
+    }
+
+    #[test]
+    fn metadata_values_carry_their_units() {
+        assert_eq!(value_text("duration", &serde_json::json!(3)), "3 s");
+        assert_eq!(
+            value_text("video_bit_rate", &serde_json::json!(731)),
+            "731 kbit/s"
+        );
+        assert_eq!(value_text("size", &serde_json::json!(2048)), "2 KB");
+        assert_eq!(
+            value_text("video_codec", &serde_json::json!("h264")),
+            "h264"
+        );
     }
 
     #[test]

@@ -256,7 +256,7 @@ pub fn card(view: &AssetView, oob: bool) -> Markup {
         a.card id={ "card-" (asset.asset_id) } href={ "/console/assets/" (asset.asset_id) }
             hx-swap-oob=[oob.then_some("true")] {
             span.card-name { (asset.asset_name) }
-            span.thumb {
+            span class={ "thumb thumb-" (asset.asset_type.as_str()) } {
                 @if let Some(src) = preview_url(view) {
                     img src=(src) alt="" loading="lazy";
                 } @else if pending(asset.asset_state) {

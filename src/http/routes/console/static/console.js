@@ -326,6 +326,9 @@
   // connection drops, checking first whether the bytes arrived after all.
   Upload.prototype.put = async function (url, blob, offset, headers) {
     for (var attempt = 1; ; attempt++) {
+      if (this.cancelled) {
+        throw new Cancelled();
+      }
       try {
         return await this.putOnce(url, blob, offset, headers);
       } catch (e) {
