@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up and runs every check: system packages the tests need, formatting, clippy, the
-# Rust test suites, and the official-SDK smoke test against the debug binary.
+# Rust test suites, the console's browser suite, and the official-SDK smoke test against the
+# debug binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,8 +13,10 @@ echo "== cargo clippy"
 cargo clippy --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --no-fail-fast
-echo "== SDK smoke test (official Huawei Cloud Python SDK)"
 cargo build --bin assetd
+echo "== console browser suite (headless Chromium)"
+ASSETD_BIN="$PWD/target/debug/assetd" tests/console_browser/run.sh -q
+echo "== SDK smoke test (official Huawei Cloud Python SDK)"
 smoke_log="$(mktemp)"
 ASSETD_BIN="$PWD/target/debug/assetd" ../shared/sdk-smoke/run.sh 2>&1 | tee "$smoke_log"
 summary="$(tail -n 1 "$smoke_log")"

@@ -281,6 +281,25 @@ def test_a_large_file_goes_in_parts_and_resumes_after_a_dropped_connection(user,
     expect(user.locator("table.files")).to_contain_text(big_video.name)
 
 
+def test_a_large_upload_resumes_where_it_stopped_after_a_reload(user, big_video):
+    user.route(re.compile(r"/uploads/[^?]+\?part=3&"), lambda route: route.abort("connectionreset"))
+    upload(user, [big_video])
+    row = upload_row(user, big_video.name)
+    expect(row).to_contain_text("Connection lost", timeout=PROCESSING)
+    first = row.get_by_role("link", name=big_video.name, exact=True).get_attribute("href")
+    user.unroute_all()
+    user.reload()
+    sent = []
+    user.on("request", lambda r: r.method == "PUT" and "/uploads/" in r.url
+            and sent.append(re.search(r"[?&]part=(\d+)", r.url).group(1)))
+    # Picking the same file again finds the unfinished upload and sends only what is missing.
+    upload(user, [big_video])
+    row = upload_row(user, big_video.name)
+    expect(row.locator(".badge")).to_have_text("ACTIVED", timeout=2 * PROCESSING)
+    assert row.get_by_role("link", name=big_video.name, exact=True).get_attribute("href") == first
+    assert "1" not in sent and "2" not in sent and "3" in sent, sent
+
+
 def test_cancel_stops_an_upload_and_keeps_nothing(user):
     with tempfile.TemporaryDirectory() as tmp:
         doomed = Path(tmp) / "cancel-me.mp4"

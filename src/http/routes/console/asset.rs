@@ -121,16 +121,29 @@ pub async fn update_details(
     headers: HeaderMap,
     Form(form): Form<DetailsForm>,
 ) -> Response {
-    let result = match form.body() {
+    let body = form.body();
+    update_from_form(&session, &app, &asset_id, &headers, body, "Details saved.").await
+}
+
+/// Applies a form's partial update with `Assets::update`; answers with a redirect back.
+async fn update_from_form(
+    session: &Session,
+    app: &App,
+    asset_id: &str,
+    headers: &HeaderMap,
+    body: Result<UpdateAssetBody, ConsoleError>,
+    notice: &str,
+) -> Response {
+    let result = match body {
         Ok(body) => app
             .assets
-            .update(&session.caller, &asset_id, body)
+            .update(&session.caller, asset_id, body)
             .await
             .map_err(ConsoleError::from),
         Err(e) => Err(e),
     };
-    let back = asset_path(&asset_id);
-    after_form(result, &headers, &app, &back, "Details saved.", &back)
+    let back = asset_path(asset_id);
+    after_form(result, headers, app, &back, notice, &back)
 }
 
 /// The activation buttons.
@@ -151,10 +164,8 @@ pub async fn update_activation(
         asset_state: Some(form.state),
         ..UpdateAssetBody::default()
     };
-    let result = app.assets.update(&session.caller, &asset_id, body).await;
-    let back = asset_path(&asset_id);
     let notice = format!("The asset is now {}.", form.state);
-    after_form(result, &headers, &app, &back, &notice, &back)
+    update_from_form(&session, &app, &asset_id, &headers, Ok(body), &notice).await
 }
 
 /// The sharing form.
@@ -235,16 +246,8 @@ pub async fn update_sharing(
     headers: HeaderMap,
     Form(form): Form<SharingForm>,
 ) -> Response {
-    let result = match form.body() {
-        Ok(body) => app
-            .assets
-            .update(&session.caller, &asset_id, body)
-            .await
-            .map_err(ConsoleError::from),
-        Err(e) => Err(e),
-    };
-    let back = asset_path(&asset_id);
-    after_form(result, &headers, &app, &back, "Sharing saved.", &back)
+    let body = form.body();
+    update_from_form(&session, &app, &asset_id, &headers, body, "Sharing saved.").await
 }
 
 /// The schedule form: when to BLOCK and when to DELETE, each optional.
@@ -285,16 +288,8 @@ pub async fn update_schedule(
     headers: HeaderMap,
     Form(form): Form<ScheduleForm>,
 ) -> Response {
-    let result = match form.body() {
-        Ok(body) => app
-            .assets
-            .update(&session.caller, &asset_id, body)
-            .await
-            .map_err(ConsoleError::from),
-        Err(e) => Err(e),
-    };
-    let back = asset_path(&asset_id);
-    after_form(result, &headers, &app, &back, "Schedule saved.", &back)
+    let body = form.body();
+    update_from_form(&session, &app, &asset_id, &headers, body, "Schedule saved.").await
 }
 
 /// POST `/console/assets/{asset_id}/delete`: into the recycle bin.

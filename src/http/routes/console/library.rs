@@ -8,7 +8,9 @@ use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::views::{self, badge, card, csrf_field, human_time, icon, pending, thousands, Nav};
+use super::views::{
+    self, assets_word, badge, card, csrf_field, human_time, icon, pending, thousands, Nav,
+};
 use super::{ConsoleError, Session};
 use crate::app::App;
 use crate::model::{AssetState, AssetType};
@@ -217,8 +219,8 @@ fn results(query: &LibraryQuery, count: u64, views: &[AssetView]) -> Markup {
         section #results aria-label="Assets" {
             p.count role="status" {
                 @if count == 0 { "No assets" }
-                @else if views.is_empty() { (thousands(count)) " assets · nothing on this page" }
-                @else { "Showing " (thousands(first)) "–" (thousands(last)) " of " strong { (thousands(count)) } " assets" }
+                @else if views.is_empty() { (thousands(count)) " " (assets_word(count)) " · nothing on this page" }
+                @else { "Showing " (thousands(first)) "–" (thousands(last)) " of " strong { (thousands(count)) } " " (assets_word(count)) }
             }
             @if views.is_empty() {
                 div.empty {
@@ -344,7 +346,7 @@ pub async fn show_recycle_bin(
                 }
             }
         }
-        p.count role="status" { (thousands(count)) " assets in the recycle bin" }
+        p.count role="status" { (thousands(count)) " " (assets_word(count)) " in the recycle bin" }
         @if views.is_empty() {
             div.empty { (icon("trash")) p { "The recycle bin is empty." } }
         } @else {

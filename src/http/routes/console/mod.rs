@@ -303,15 +303,20 @@ impl FromRequestParts<App> for Session {
 impl Session {
     /// A whole page in the console's frame; shows and clears the flash message.
     pub fn page(&self, title: &str, nav: views::Nav, content: Markup) -> Response {
-        let mut response = views::layout(self, title, nav, content).into_response();
-        if self.flash.is_some() {
-            response.headers_mut().append(
-                header::SET_COOKIE,
-                header_value(console_cookie(FLASH_COOKIE, String::new(), 0, false)),
-            );
-        }
-        response
+        let response = views::layout(self, title, nav, content).into_response();
+        flash_shown(response, self.flash.is_some())
     }
+}
+
+/// `response`, clearing the flash cookie when it showed the flash.
+fn flash_shown(mut response: Response, shown: bool) -> Response {
+    if shown {
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            header_value(console_cookie(FLASH_COOKIE, String::new(), 0, false)),
+        );
+    }
+    response
 }
 
 /// Whether `headers` describe a request from this very origin. Browsers send

@@ -11,8 +11,8 @@ use serde::Deserialize;
 
 use super::views::{bare_layout, icon};
 use super::{
-    console_cookie, header_value, over_tls, read_flash, session_token, ConsoleError, Flash,
-    FLASH_COOKIE, ROOT, SESSION_COOKIE,
+    console_cookie, flash_shown, header_value, over_tls, read_flash, session_token, ConsoleError,
+    Flash, FLASH_COOKIE, ROOT, SESSION_COOKIE,
 };
 use crate::app::App;
 use crate::service::auth::AuthError;
@@ -71,14 +71,8 @@ fn sign_in_page(project_id: &str, access_key: &str, message: Option<&Flash>) -> 
 /// GET `/console/sign-in`.
 pub async fn show_sign_in(headers: HeaderMap) -> Response {
     let flash = read_flash(&headers);
-    let mut response = sign_in_page("", "", flash.as_ref()).into_response();
-    if flash.is_some() {
-        response.headers_mut().append(
-            header::SET_COOKIE,
-            header_value(console_cookie(FLASH_COOKIE, String::new(), 0, false)),
-        );
-    }
-    response
+    let response = sign_in_page("", "", flash.as_ref()).into_response();
+    flash_shown(response, flash.is_some())
 }
 
 /// POST `/console/sign-in`: a session cookie and the library, or the form again with 401.

@@ -300,6 +300,15 @@ pub fn human_time(t: OffsetDateTime) -> String {
     )
 }
 
+/// `1 asset`, `2 assets`.
+pub fn assets_word(n: u64) -> &'static str {
+    if n == 1 {
+        "asset"
+    } else {
+        "assets"
+    }
+}
+
 /// A count with thousands separators: `1,000,000`.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
