@@ -379,7 +379,10 @@ struct Case {
 }
 
 fn cases(probe: &str) -> Vec<Case> {
-    let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    // `%20`, not `+`: the API reads query strings as the SDK signs them, `+` literally.
+    let encode = |s: &str| {
+        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
     let api = |extra: &str, sort: &str, offset: u64| {
         format!("/v1/{PROJECT}/digital-assets?limit={PAGE}&offset={offset}&{extra}&{sort}")
     };

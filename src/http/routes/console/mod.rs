@@ -26,7 +26,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{from_fn_with_state, map_response, Next};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post};
 use axum::Router;
 use cookie::{Cookie, SameSite};
 use maud::Markup;
@@ -108,10 +108,6 @@ pub fn router(app: &App) -> Router<App> {
         .route(
             "/console/api/v1/{project_id}/large-files",
             post(api_files::create_large_file),
-        )
-        .route(
-            "/console/api/v1/{project_id}/files/{file_id}",
-            delete(api_files::delete_file),
         )
         .route(
             "/console/api/v1/{project_id}/files/{file_id}/complete",
@@ -278,18 +274,12 @@ impl FromRequestParts<App> for Session {
     type Rejection = NoSession;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let sign_in = NoSession::SignIn {
-            htmx: parts.headers.contains_key("hx-request"),
-        };
-        let token = session_token(&parts.headers).ok_or(sign_in)?;
+        let htmx = parts.headers.contains_key("hx-request");
+        let token = session_token(&parts.headers).ok_or(NoSession::SignIn { htmx })?;
         let caller = match app.auth.session(&token).await {
             Ok(caller) => caller,
             Err(AuthError::Catalog(e)) => return Err(NoSession::Failed(e.into())),
-            Err(_) => {
-                return Err(NoSession::SignIn {
-                    htmx: parts.headers.contains_key("hx-request"),
-                })
-            }
+            Err(_) => return Err(NoSession::SignIn { htmx }),
         };
         tracing::Span::current().record("project.id", caller.project_id.as_str());
         Ok(Self {
