@@ -1,20 +1,23 @@
 //! Wiring: builds every service from a [`Config`] and serves the router until shutdown.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rand::RngCore;
 use tokio::net::TcpListener;
 
 use crate::blobs::BlobStore;
-use crate::catalog::{self, Catalog};
+use crate::catalog::{self, Catalog, Write};
 use crate::config::Config;
+use crate::error::Code;
 use crate::jobs::JobContext;
 use crate::media::runner::Runner;
 use crate::service::assets::Assets;
 use crate::service::auth::Authenticator;
 use crate::service::files::Files;
 use crate::service::links::Links;
+use crate::tasks::supervise;
 
 /// Everything a handler can reach; cheap to clone.
 #[derive(Clone)]
@@ -37,13 +40,20 @@ pub struct App {
     pub admin: Arc<crate::service::admin::Admin>,
     /// Webhooks.
     pub webhooks: Arc<crate::service::webhooks::Webhooks>,
+    /// The `/ready` checks.
+    pub readiness: Arc<crate::service::readiness::Readiness>,
 }
 
 impl App {
     /// Opens the catalogue and builds every service.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(mut config: Config) -> anyhow::Result<Self> {
+        // Metrics recorded before the recorder exists would be lost.
+        crate::telemetry::handle();
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+        // Tools only get absolute paths, and the default `./data` is relative.
+        config.data_dir = std::path::absolute(&config.data_dir)
+            .with_context(|| format!("resolving data directory {}", config.data_dir.display()))?;
         let catalog = catalog::open(&config.catalog_url())
             .await
             .context("opening the catalogue")?;
@@ -86,6 +96,10 @@ impl App {
             config.job_max_attempts,
         ));
         let config = Arc::new(config);
+        let readiness = Arc::new(crate::service::readiness::Readiness::new(
+            catalog.clone(),
+            blobs.clone(),
+        ));
         let jobs = Arc::new(JobContext {
             catalog: catalog.clone(),
             blobs,
@@ -105,6 +119,7 @@ impl App {
                 links.clone(),
             )),
             webhooks: Arc::new(crate::service::webhooks::Webhooks::new(catalog.clone())),
+            readiness,
             config,
             jobs,
             catalog,
@@ -121,6 +136,25 @@ impl App {
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        self.serve_with_metrics(listener, None, shutdown).await
+    }
+
+    /// Serves on `listener`, and `/metrics` alone on `metrics` when given (then the main
+    /// listener does not serve it), until `shutdown` resolves.
+    pub async fn serve_with_metrics(
+        self,
+        listener: TcpListener,
+        metrics: Option<TcpListener>,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let metrics = metrics.map(|listener| {
+            let router = crate::http::metrics_router(self.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            })
+        });
         match crate::media::runner::JobDir::sweep(&self.config.data_dir.join("work")) {
             Ok(0) | Err(_) => {}
             Ok(n) => tracing::info!(dirs = n, "removed work directories left by a previous run"),
@@ -128,18 +162,96 @@ impl App {
         for (tool, affected) in crate::media::runner::report_missing() {
             tracing::warn!(tool = ?tool, affects = affected, "external tool missing; processing that needs it will fail");
         }
-        let sweeper = tokio::spawn(schedule_upload_sweeps(self.clone()));
+        let sweeper = {
+            let app = self.clone();
+            supervise("upload sweep scheduler".into(), move || {
+                schedule_upload_sweeps(app.clone())
+            })
+        };
         let workers = crate::jobs::spawn_workers(self.jobs.clone(), self.config.workers);
+        let watchdog = self.clone();
         let router = crate::http::router(self);
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving HTTP")?;
+        let served = tokio::select! {
+            served = axum::serve(listener, router).with_graceful_shutdown(shutdown) => {
+                served.context("serving HTTP")
+            }
+            dead = watchdog.watch_catalog() => Err(dead),
+        };
         sweeper.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         for worker in workers {
             worker.abort();
         }
-        Ok(())
+        served
+    }
+
+    /// Whether the server can do its work: the catalogue must commit an (empty) write within
+    /// [`HEALTH_WRITE_TIMEOUT`]. On SQLite that goes through the writer task and takes the
+    /// write lock, so a dead writer or a database locked by something else shows here.
+    pub async fn check_health(&self) -> Result<(), HealthError> {
+        catalog_writable(self.catalog.as_ref()).await
+    }
+
+    /// Resolves (with the reason) once the catalogue has accepted no write for
+    /// `catalog_unwritable_exit_secs`, so the process exits non-zero for its supervisor to
+    /// restart instead of answering 500 to every write; never resolves when that is 0.
+    async fn watch_catalog(self) -> anyhow::Error {
+        let limit = Duration::from_secs(self.config.catalog_unwritable_exit_secs);
+        if limit.is_zero() {
+            return std::future::pending().await;
+        }
+        let mut last_ok = Instant::now();
+        let mut tick = tokio::time::interval(WATCHDOG_PERIOD.min(limit));
+        loop {
+            tick.tick().await;
+            match self.check_health().await {
+                Ok(()) => last_ok = Instant::now(),
+                Err(e) if last_ok.elapsed() >= limit => {
+                    tracing::error!(error = %e, "the catalogue has accepted no write for too long; exiting");
+                    return anyhow::anyhow!(
+                        "{e}; no write for {}s, exiting so a supervisor can restart the server",
+                        limit.as_secs()
+                    );
+                }
+                Err(e) => tracing::warn!(error = %e, "the catalogue does not accept writes"),
+            }
+        }
+    }
+}
+
+/// Whether `catalog` commits an (empty) write within [`HEALTH_WRITE_TIMEOUT`]; shared by
+/// `/health` and `/ready`.
+pub async fn catalog_writable(catalog: &dyn Catalog) -> Result<(), HealthError> {
+    match tokio::time::timeout(HEALTH_WRITE_TIMEOUT, catalog.apply(Write::default())).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(HealthError::CatalogUnwritable(e.to_string())),
+        Err(_) => Err(HealthError::CatalogUnwritable(format!(
+            "no write committed within {}s",
+            HEALTH_WRITE_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// How long `/health` waits for the catalogue to commit a write.
+pub const HEALTH_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often the watchdog checks that the catalogue accepts writes.
+const WATCHDOG_PERIOD: Duration = Duration::from_secs(10);
+
+/// Why the server is not healthy.
+#[derive(Debug, thiserror::Error)]
+pub enum HealthError {
+    /// The catalogue does not commit writes.
+    #[error("the catalogue cannot write: {0}")]
+    CatalogUnwritable(String),
+}
+
+impl HealthError {
+    /// A server that cannot write is unavailable.
+    pub fn code(&self) -> Code {
+        Code::Unavailable
     }
 }
 
@@ -154,7 +266,7 @@ async fn schedule_upload_sweeps(app: App) {
     let mut tick = tokio::time::interval(period);
     loop {
         tick.tick().await;
-        let job = crate::jobs::Job::SweepUploads.to_new(app.config.job_max_attempts);
+        let job = crate::catalog::Job::SweepUploads.to_new(app.config.job_max_attempts);
         let write = crate::catalog::Write {
             jobs: vec![job],
             ..crate::catalog::Write::default()

@@ -2,10 +2,12 @@
 //! `migrations/sqlite`, and IMMEDIATE transactions for every write. Every [`Write`] goes
 //! through one writer task that commits what has queued up together (see [`run_writer`]).
 
+use std::panic::AssertUnwindSafe;
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::FutureExt;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -14,9 +16,9 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    AccessRecord, Asset, AssetPage, AssetQuery, AssetSource, Catalog, CatalogError, Credential,
-    FileRecord, JobCounts, JobOutcome, JobRecord, NewJob, ShareRole, SortKey, TextMatch, Token,
-    Webhook, Write, EVENT_JOB_KIND,
+    AccessRecord, Asset, AssetPage, AssetQuery, AssetSource, Catalog, CatalogError, CatalogStats,
+    Credential, CredentialInfo, FileRecord, JobCounts, JobOutcome, JobRecord, JobStatus, NewJob,
+    ShareRole, SortKey, TextMatch, Token, Webhook, Write, EVENT_JOB_KIND,
 };
 use crate::model::{AssetState, AssetType, FileState, SharedType};
 
@@ -55,7 +57,7 @@ impl SqliteCatalog {
             .await?;
         MIGRATOR.run(&pool).await?;
         let (writes, queue) = mpsc::channel(MAX_WRITE_BATCH);
-        tokio::spawn(run_writer(options.connect().await?, queue));
+        tokio::spawn(run_writer(options.clone(), options.connect().await?, queue));
         Ok(Self { pool, writes })
     }
 }
@@ -220,6 +222,8 @@ async fn insert_assets(conn: &mut SqliteConnection, assets: &[&Asset]) -> Result
 
 /// Commits `writes` in one IMMEDIATE transaction: all of them or none.
 async fn commit_writes(conn: &mut SqliteConnection, writes: &[&Write]) -> Result<(), CatalogError> {
+    #[cfg(test)]
+    tests::maybe_panic(writes);
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     // New assets have fresh ids, so no other write in the batch depends on them or they on
     // it: they go first, all in one statement.
@@ -254,23 +258,67 @@ async fn commit_writes(conn: &mut SqliteConnection, writes: &[&Write]) -> Result
 /// to a connection's worker thread; one writer committing the queue together does several
 /// times more writes per second under load. Each write stays atomic: when a batch fails,
 /// nothing of it was committed, and every write is retried alone for its own verdict.
-async fn run_writer(mut conn: SqliteConnection, mut queue: mpsc::Receiver<PendingWrite>) {
+///
+/// The writer supervises itself: a panic while committing (a bug, a misbehaving log layer)
+/// fails that batch's writes, drops the connection (which rolls back whatever it had begun)
+/// and carries on with a new one. Without this, every later write would fail while the rest
+/// of the server ran on.
+async fn run_writer(
+    options: SqliteConnectOptions,
+    conn: SqliteConnection,
+    mut queue: mpsc::Receiver<PendingWrite>,
+) {
+    let mut conn = Some(conn);
     let mut batch = Vec::with_capacity(MAX_WRITE_BATCH);
     while queue.recv_many(&mut batch, MAX_WRITE_BATCH).await > 0 {
-        let writes = batch.iter().map(|(write, _)| write).collect::<Vec<_>>();
-        let together = commit_writes(&mut conn, &writes).await;
-        if batch.len() == 1 {
-            let (_, done) = batch.remove(0);
-            let _ = done.send(together);
-        } else if together.is_ok() {
-            for (_, done) in batch.drain(..) {
-                let _ = done.send(Ok(()));
-            }
-        } else {
-            for (write, done) in batch.drain(..) {
-                let _ = done.send(commit_writes(&mut conn, &[&write]).await);
-            }
+        let writer = match conn.as_mut() {
+            Some(writer) => writer,
+            None => match options.connect().await {
+                Ok(fresh) => conn.insert(fresh),
+                Err(e) => {
+                    tracing::error!(error = %e, "the catalogue writer cannot reconnect");
+                    fail_batch(&mut batch, "the catalogue writer cannot reconnect");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            },
+        };
+        let answered = AssertUnwindSafe(commit_batch(writer, &mut batch))
+            .catch_unwind()
+            .await;
+        if answered.is_err() {
+            tracing::error!("the catalogue writer panicked; its batch failed, and it goes on with a new connection");
+            conn = None;
+            fail_batch(&mut batch, "the catalogue writer restarted");
         }
+    }
+}
+
+/// Commits `batch` together and answers every write in it (see [`run_writer`]).
+async fn commit_batch(conn: &mut SqliteConnection, batch: &mut Vec<PendingWrite>) {
+    let writes = batch.iter().map(|(write, _)| write).collect::<Vec<_>>();
+    let together = commit_writes(conn, &writes).await;
+    if batch.len() == 1 {
+        let (_, done) = batch.remove(0);
+        let _ = done.send(together);
+    } else if together.is_ok() {
+        for (_, done) in batch.drain(..) {
+            let _ = done.send(Ok(()));
+        }
+    } else {
+        while !batch.is_empty() {
+            let (write, done) = batch.remove(0);
+            let _ = done.send(commit_writes(conn, &[&write]).await);
+        }
+    }
+}
+
+/// Answers every write still in `batch` with an error: none of them was committed.
+fn fail_batch(batch: &mut Vec<PendingWrite>, why: &str) {
+    for (_, done) in batch.drain(..) {
+        let _ = done.send(Err(CatalogError::Database(sqlx::Error::Protocol(
+            why.to_owned(),
+        ))));
     }
 }
 
@@ -806,14 +854,16 @@ impl Catalog for SqliteCatalog {
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
-                "INSERT INTO tokens (token_hash, access_key, project_id, is_admin, expires_at)
-                 VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO tokens (token_hash, access_key, project_id, is_admin, expires_at,
+                                     secret_fingerprint)
+                 VALUES (?, ?, ?, ?, ?, ?)",
             )
             .bind(&token.token_hash)
             .bind(&token.access_key)
             .bind(&token.project_id)
             .bind(token.is_admin)
             .bind(micros(token.expires_at))
+            .bind(&token.secret_fingerprint)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -824,8 +874,8 @@ impl Catalog for SqliteCatalog {
 
     async fn token(&self, token_hash: &str) -> Result<Option<Token>, CatalogError> {
         let row = sqlx::query(
-            "SELECT token_hash, access_key, project_id, is_admin, expires_at FROM tokens
-             WHERE token_hash = ?",
+            "SELECT token_hash, access_key, project_id, is_admin, expires_at, secret_fingerprint
+             FROM tokens WHERE token_hash = ?",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -837,6 +887,7 @@ impl Catalog for SqliteCatalog {
                 project_id: row.try_get("project_id")?,
                 is_admin: row.try_get("is_admin")?,
                 expires_at: from_micros(row.try_get("expires_at")?),
+                secret_fingerprint: row.try_get("secret_fingerprint")?,
             })
         })
         .transpose()
@@ -1180,7 +1231,7 @@ impl Catalog for SqliteCatalog {
             let now = micros(now);
             let row = sqlx::query(
                 "UPDATE jobs SET state = 'RUNNING', attempts = attempts + 1, lease_until = ?,
-                     worker = ?, updated_at = ?
+                     worker = ?, updated_at = ?, progress = NULL
                  WHERE id = (SELECT id FROM jobs
                              WHERE (state = 'QUEUED' AND run_after <= ?)
                                 OR (state = 'RUNNING' AND lease_until < ?)
@@ -1242,7 +1293,7 @@ impl Catalog for SqliteCatalog {
             }
             JobOutcome::Retry { at, error } => sqlx::query(
                 "UPDATE jobs SET state = 'QUEUED', run_after = ?, last_error = ?, lease_until = NULL,
-                     worker = NULL, updated_at = ?
+                     worker = NULL, updated_at = ?, progress = NULL
                  WHERE id = ? AND worker = ? AND state = 'RUNNING'",
             )
             .bind(micros(*at))
@@ -1278,5 +1329,162 @@ impl Catalog for SqliteCatalog {
             }
         }
         Ok(counts)
+    }
+
+    async fn list_credentials(&self) -> Result<Vec<CredentialInfo>, CatalogError> {
+        let rows = sqlx::query(
+            "SELECT access_key, project_id, is_admin, created_at FROM credentials
+             ORDER BY access_key",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CredentialInfo {
+                    access_key: row.try_get("access_key")?,
+                    project_id: row.try_get("project_id")?,
+                    is_admin: row.try_get("is_admin")?,
+                    created_at: from_micros(row.try_get("created_at")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_credential(&self, access_key: &str) -> Result<bool, CatalogError> {
+        let (pool, access_key) = (self.pool.clone(), access_key.to_owned());
+        detached(async move {
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            sqlx::query("DELETE FROM tokens WHERE access_key = ?")
+                .bind(&access_key)
+                .execute(&mut *tx)
+                .await?;
+            let gone = sqlx::query("DELETE FROM credentials WHERE access_key = ?")
+                .bind(&access_key)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            Ok(gone > 0)
+        })
+        .await
+    }
+
+    async fn stats(&self) -> Result<CatalogStats, CatalogError> {
+        let mut stats = CatalogStats::default();
+        let rows = sqlx::query(
+            "SELECT kind, state, count(*) AS n FROM jobs GROUP BY kind, state ORDER BY kind",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for row in rows {
+            let kind: String = row.try_get("kind")?;
+            let n = u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0);
+            if stats.jobs.last().is_none_or(|(k, _)| *k != kind) {
+                stats.jobs.push((kind, JobCounts::default()));
+            }
+            let counts = &mut stats.jobs.last_mut().expect("pushed above").1;
+            match row.try_get::<String, _>("state")?.as_str() {
+                "QUEUED" => counts.queued = n,
+                "RUNNING" => counts.running = n,
+                "FAILED" => counts.failed = n,
+                _ => {}
+            }
+        }
+        let rows =
+            sqlx::query("SELECT asset_state, count(*) AS n FROM assets GROUP BY asset_state")
+                .fetch_all(&self.pool)
+                .await?;
+        for row in rows {
+            let state: String = row.try_get("asset_state")?;
+            if let Ok(state) = state.parse::<AssetState>() {
+                let n = u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0);
+                stats.assets.push((state, n));
+            }
+        }
+        let review: i64 = sqlx::query_scalar("SELECT count(*) FROM files WHERE state = ?")
+            .bind(FileState::Review.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        stats.review_queue = u64::try_from(review).unwrap_or(0);
+        Ok(stats)
+    }
+
+    async fn set_job_progress(&self, dedup_key: &str, progress: &str) -> Result<(), CatalogError> {
+        sqlx::query("UPDATE jobs SET progress = ? WHERE dedup_key = ? AND state = 'RUNNING'")
+            .bind(progress)
+            .bind(dedup_key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn job_status(&self, dedup_key: &str) -> Result<Option<JobStatus>, CatalogError> {
+        let row = sqlx::query(
+            "SELECT state, attempts, max_attempts, last_error, progress FROM jobs
+             WHERE dedup_key = ? AND state IN ('QUEUED', 'RUNNING')",
+        )
+        .bind(dedup_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(JobStatus {
+                state: row.try_get("state")?,
+                attempts: row.try_get("attempts")?,
+                max_attempts: row.try_get("max_attempts")?,
+                last_error: row.try_get("last_error")?,
+                progress: row.try_get("progress")?,
+            })
+        })
+        .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The job kind whose write makes the writer panic, standing in for any bug or
+    /// misbehaving log layer that panics inside the writer task.
+    const PANIC_KIND: &str = "test:panic-in-writer";
+
+    pub(super) fn maybe_panic(writes: &[&Write]) {
+        if writes
+            .iter()
+            .flat_map(|w| &w.jobs)
+            .any(|j| j.kind == PANIC_KIND)
+        {
+            panic!("injected panic in the catalogue writer");
+        }
+    }
+
+    fn job(kind: &str) -> NewJob {
+        NewJob {
+            kind: kind.to_owned(),
+            payload: "{}".to_owned(),
+            dedup_key: None,
+            run_after: OffsetDateTime::now_utc(),
+            max_attempts: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_writer_survives_a_panic_and_keeps_committing() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("catalog.db").display());
+        let catalog = SqliteCatalog::open(&url).await.unwrap();
+        let poisoned = Write {
+            jobs: vec![job(PANIC_KIND)],
+            ..Write::default()
+        };
+        assert!(catalog.apply(poisoned).await.is_err());
+        let fine = Write {
+            jobs: vec![job("after")],
+            ..Write::default()
+        };
+        catalog
+            .apply(fine)
+            .await
+            .expect("the writer commits after a panic");
+        assert_eq!(catalog.job_counts().await.unwrap().queued, 1);
     }
 }

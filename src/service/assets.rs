@@ -14,8 +14,8 @@ use super::state::{self, StateConflict, States, Transition};
 use super::timers::{timers_for, TimerSettings};
 use crate::catalog::Derived;
 use crate::catalog::{
-    AccessRecord, Asset, AssetQuery, AssetSource, Catalog, CatalogError, FileRecord, ShareRole,
-    SortKey, TextMatch, Write,
+    AccessRecord, Asset, AssetQuery, AssetSource, Catalog, CatalogError, Change, FileRecord,
+    ShareRole, SortKey, TextMatch, Write,
 };
 use crate::error::Code;
 use crate::model::{
@@ -28,8 +28,6 @@ use tokio::sync::Notify;
 
 /// Most ids accepted by one summary or batch request.
 pub const MAX_IDS_PER_REQUEST: usize = 1000;
-/// How often a write is retried when it races another one.
-const WRITE_ATTEMPTS: usize = 8;
 
 /// Why an asset operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +87,21 @@ pub struct AssetView {
     pub files: Vec<FileView>,
     /// Download URL of the thumbnail processing made, when it may be downloaded.
     pub thumbnail_url: Option<String>,
+    /// What processing of the MAIN file is doing, while it runs (`show` only).
+    pub processing: Option<Processing>,
+}
+
+/// Where processing of an asset's MAIN file stands, while it is pending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Processing {
+    /// The current step; `Queued` while waiting for a worker or a retry.
+    pub step: crate::jobs::progress::Step,
+    /// Percent done, when the step knows it (transcoding).
+    pub percent: Option<u8>,
+    /// The attempt running or coming next, from 1.
+    pub attempt: i32,
+    /// Attempts allowed.
+    pub max_attempts: i32,
 }
 
 /// Brief information about one asset (`list_asset_summary`).
@@ -418,37 +431,40 @@ impl Assets {
         &self,
         caller: &Caller,
         asset_id: &str,
-        mut change: F,
+        change: F,
     ) -> Result<Asset, AssetError>
     where
-        F: FnMut(&mut Asset) -> Result<(), AssetError> + Send,
+        F: Fn(&mut Asset) -> Result<(), AssetError> + Sync,
     {
-        for _ in 0..WRITE_ATTEMPTS {
-            let mut asset = self.load_owned(caller, asset_id).await?;
-            let before = asset.clone();
-            change(&mut asset)?;
-            if asset == before {
-                return Ok(asset);
-            }
-            asset.update_time = OffsetDateTime::now_utc();
-            let jobs = timers_for(Some(&before), &asset, self.timers);
-            match self
-                .commit(Write {
-                    assets: vec![asset.clone()],
-                    jobs,
-                    ..Write::default()
-                })
-                .await
-            {
-                Ok(()) => {
+        let change = &change;
+        let (asset, queued) = self
+            .catalog
+            .update(
+                || async move {
+                    let mut asset = self.load_owned(caller, asset_id).await?;
+                    let before = asset.clone();
+                    change(&mut asset)?;
+                    if asset == before {
+                        return Ok(Change::Keep((asset, false)));
+                    }
+                    asset.update_time = OffsetDateTime::now_utc();
+                    let jobs = timers_for(Some(&before), &asset, self.timers);
+                    let queued = !jobs.is_empty();
+                    let write = Write {
+                        assets: vec![asset.clone()],
+                        jobs,
+                        ..Write::default()
+                    };
                     asset.version += 1;
-                    return Ok(asset);
-                }
-                Err(CatalogError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
+                    Ok(Change::Commit(write, (asset, queued)))
+                },
+                || AssetError::Busy(asset_id.to_owned()),
+            )
+            .await?;
+        if queued {
+            self.wake.notify_waiters();
         }
-        Err(AssetError::Busy(asset_id.to_owned()))
+        Ok(asset)
     }
 
     fn transition(asset: &mut Asset, t: Transition) -> Result<(), AssetError> {
@@ -518,6 +534,7 @@ impl Assets {
                     asset,
                     files,
                     thumbnail_url,
+                    processing: None,
                 }
             })
             .collect())
@@ -566,7 +583,42 @@ impl Assets {
         let asset = self.load_readable(caller, asset_id).await?;
         self.record_reads(caller, std::slice::from_ref(&asset), "show")
             .await?;
-        Ok(self.views(caller, vec![asset]).await?.remove(0))
+        let mut view = self.views(caller, vec![asset]).await?.remove(0);
+        view.processing = self.processing(&view).await?;
+        Ok(view)
+    }
+
+    /// The pending processing job of the asset's MAIN file, if one is queued or running.
+    async fn processing(&self, view: &AssetView) -> Result<Option<Processing>, AssetError> {
+        use crate::jobs::progress::{job_key, Report, Step};
+        let main = view.files.iter().find(|f| {
+            f.file.asset_file_category == FileCategory::Main && f.file.state == FileState::Uploaded
+        });
+        let Some(main) = main else {
+            return Ok(None);
+        };
+        let Some(job) = self
+            .catalog
+            .job_status(&job_key(&main.file.file_id))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let report = job
+            .progress
+            .as_deref()
+            .and_then(|p| serde_json::from_str::<Report>(p).ok());
+        let running = job.state == "RUNNING";
+        Ok(Some(Processing {
+            step: report.filter(|_| running).map_or(Step::Queued, |r| r.step),
+            percent: report.filter(|_| running).and_then(|r| r.percent),
+            attempt: if running {
+                job.attempts
+            } else {
+                job.attempts + 1
+            },
+            max_attempts: job.max_attempts,
+        }))
     }
 
     /// A filtered page of assets and the total count.

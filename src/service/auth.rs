@@ -109,6 +109,17 @@ fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// What a token remembers of the SK it was issued under: an HMAC keyed by the SK, so the SK
+/// cannot be recovered from it. A token is honoured only while its credential's current SK
+/// gives the same fingerprint.
+fn secret_fingerprint(secret_key: &str) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(secret_key.as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(b"assetd token binding v1");
+    hex::encode(mac.finalize().into_bytes())
+}
+
 /// True for Han ideographs and CJK punctuation: what "Chinese characters" means for
 /// `X-App-UserId`.
 fn is_chinese(c: char) -> bool {
@@ -159,13 +170,30 @@ impl Authenticator {
         self.token_ttl
     }
 
-    /// The unexpired token `token`, or `BadToken`.
-    async fn live_token(&self, token: &str) -> Result<Token, AuthError> {
-        self.catalog
+    /// The credential behind the unexpired token `token`; `BadToken` when either is gone, or
+    /// the credential's project or SK changed since the token was issued.
+    async fn live_token(&self, token: &str) -> Result<Credential, AuthError> {
+        let stored = self
+            .catalog
             .token(&token_hash(token))
             .await?
             .filter(|t| t.expires_at > OffsetDateTime::now_utc())
-            .ok_or(AuthError::BadToken)
+            .ok_or(AuthError::BadToken)?;
+        // A revoked credential, or one whose SK changed since, ends its tokens.
+        let credential = self
+            .catalog
+            .credential(&stored.access_key)
+            .await?
+            .ok_or(AuthError::BadToken)?;
+        let current = secret_fingerprint(credential.secret_key.expose_secret());
+        let same: bool = current
+            .as_bytes()
+            .ct_eq(stored.secret_fingerprint.as_bytes())
+            .into();
+        if !same || credential.project_id != stored.project_id {
+            return Err(AuthError::BadToken);
+        }
+        Ok(credential)
     }
 
     /// Authenticates a request and checks it addresses the caller's own project.
@@ -204,8 +232,12 @@ impl Authenticator {
             )
         } else if let Some(value) = headers.get("x-auth-token") {
             let token = value.to_str().map_err(|_| AuthError::BadToken)?;
-            let stored = self.live_token(token).await?;
-            (stored.project_id, stored.access_key, stored.is_admin)
+            let credential = self.live_token(token).await?;
+            (
+                credential.project_id,
+                credential.access_key,
+                credential.is_admin,
+            )
         } else {
             return Err(AuthError::Missing);
         };
@@ -233,16 +265,16 @@ impl Authenticator {
         if caller.by_token {
             return Err(AuthError::TokenForToken);
         }
-        self.store_token(&caller.project_id, &caller.access_key, caller.is_admin)
-            .await
+        let credential = self
+            .catalog
+            .credential(&caller.access_key)
+            .await?
+            .ok_or(AuthError::UnknownAccessKey)?;
+        self.store_token(&credential).await
     }
 
-    async fn store_token(
-        &self,
-        project_id: &str,
-        access_key: &str,
-        is_admin: bool,
-    ) -> Result<IssuedToken, AuthError> {
+    /// Issues a token for `credential`, bound to its current secret key.
+    async fn store_token(&self, credential: &Credential) -> Result<IssuedToken, AuthError> {
         let mut raw = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut raw);
         let token = format!(
@@ -253,10 +285,11 @@ impl Authenticator {
         self.catalog
             .put_token(&Token {
                 token_hash: token_hash(&token),
-                access_key: access_key.to_owned(),
-                project_id: project_id.to_owned(),
-                is_admin,
+                access_key: credential.access_key.clone(),
+                project_id: credential.project_id.clone(),
+                is_admin: credential.is_admin,
                 expires_at,
+                secret_fingerprint: secret_fingerprint(credential.secret_key.expose_secret()),
             })
             .await?;
         Ok(IssuedToken { token, expires_at })
@@ -287,17 +320,16 @@ impl Authenticator {
             return Err(AuthError::SignInRefused);
         };
         tracing::info!(project.id = %project_id, access_key, "console sign-in");
-        self.store_token(project_id, access_key, credential.is_admin)
-            .await
+        self.store_token(&credential).await
     }
 
     /// The caller a console session token stands for.
     pub async fn session(&self, token: &str) -> Result<Caller, AuthError> {
-        let stored = self.live_token(token).await?;
+        let credential = self.live_token(token).await?;
         Ok(Caller {
-            project_id: stored.project_id,
-            access_key: stored.access_key,
-            is_admin: stored.is_admin,
+            project_id: credential.project_id,
+            access_key: credential.access_key,
+            is_admin: credential.is_admin,
             app_user_id: None,
             by_token: true,
         })
@@ -347,6 +379,45 @@ pub async fn create_credential(
     Ok((access_key, secret_key))
 }
 
+/// Why an operator's credential command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    /// No credential has this access key.
+    #[error("no credential has access key {0}")]
+    Unknown(String),
+    /// The catalogue failed.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+}
+
+/// Replaces the SK of an existing credential with a fresh random one and returns it. Tokens
+/// issued under the old SK stop working at once (they are bound to it).
+pub async fn rotate_credential(
+    catalog: &dyn Catalog,
+    access_key: &str,
+) -> Result<String, CredentialError> {
+    let mut credential = catalog
+        .credential(access_key)
+        .await?
+        .ok_or_else(|| CredentialError::Unknown(access_key.to_owned()))?;
+    let secret_key = random_key(40, ALPHANUM);
+    credential.secret_key = secret_key.clone().into();
+    catalog.put_credential(&credential).await?;
+    Ok(secret_key)
+}
+
+/// Removes a credential; requests signed with it and its tokens are refused from then on.
+pub async fn revoke_credential(
+    catalog: &dyn Catalog,
+    access_key: &str,
+) -> Result<(), CredentialError> {
+    if catalog.delete_credential(access_key).await? {
+        Ok(())
+    } else {
+        Err(CredentialError::Unknown(access_key.to_owned()))
+    }
+}
+
 const ALPHANUM_UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const ALPHANUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -386,6 +457,15 @@ mod tests {
         );
         assert_eq!(app_user_id(&HeaderMap::new()).unwrap(), None);
         assert_eq!(app_user_id(&headers("  ")).unwrap(), None);
+    }
+
+    #[test]
+    fn the_fingerprint_depends_on_the_secret_and_does_not_contain_it() {
+        let a = secret_fingerprint("secret-one");
+        assert_eq!(a, secret_fingerprint("secret-one"));
+        assert_ne!(a, secret_fingerprint("secret-two"));
+        assert!(!a.contains("secret"));
+        assert_eq!(a.len(), 64);
     }
 
     #[test]

@@ -116,6 +116,7 @@ pub fn router(app: &App) -> Router<App> {
         .route_layer(from_fn_with_state(app.clone(), authenticate_session));
     let policy = content_security_policy(&app.config.public_base_url());
     Router::new()
+        .route("/", get(show_root))
         .route("/console/static/{name}", get(static_files::show_static))
         .merge(pages)
         .merge(api)
@@ -126,7 +127,7 @@ pub fn router(app: &App) -> Router<App> {
 }
 
 /// GET `/`: people who open the server in a browser land on the console.
-pub async fn show_root() -> Redirect {
+async fn show_root() -> Redirect {
     Redirect::to(ROOT)
 }
 
