@@ -1,10 +1,12 @@
-//! The `assetd` command line: `serve` and `credentials create`, with global `--data-dir`.
+//! The `assetd` command line: `serve`, `migrate` and `credentials create`, with global
+//! `--data-dir` and `--database-url`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use assetd::app::{shutdown_signal, App};
+use assetd::catalog::Catalog;
 use assetd::config::Config;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -19,6 +21,14 @@ struct Cli {
     /// Optional TOML configuration file; flags and ASSETD_* variables override it.
     #[arg(long, global = true, env = "ASSETD_CONFIG")]
     config: Option<PathBuf>,
+    /// Catalogue URL: sqlite://FILE or postgres://USER:PASS@HOST:PORT/DB [default: sqlite://<data-dir>/catalog.db].
+    #[arg(
+        long,
+        global = true,
+        env = "ASSETD_DATABASE_URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -33,10 +43,9 @@ enum Command {
         /// Base URL clients reach the server at, for upload/download URLs [default: http://<listen>].
         #[arg(long, env = "ASSETD_PUBLIC_URL")]
         public_url: Option<String>,
-        /// Catalogue URL [default: sqlite://<data-dir>/catalog.db].
-        #[arg(long, env = "ASSETD_DATABASE_URL")]
-        database_url: Option<String>,
     },
+    /// Bring the catalogue's schema up to date and exit (`serve` does this at start too).
+    Migrate,
     /// Manage access keys.
     Credentials {
         #[command(subcommand)]
@@ -68,30 +77,36 @@ fn config_from(cli: &Cli) -> anyhow::Result<Config> {
     if let Some(dir) = &cli.data_dir {
         config.data_dir = dir.clone();
     }
-    if let Command::Serve {
-        listen,
-        public_url,
-        database_url,
-    } = &cli.command
-    {
+    if let Some(url) = &cli.database_url {
+        config.database_url = Some(url.clone());
+    }
+    if let Command::Serve { listen, public_url } = &cli.command {
         if let Some(v) = listen {
             config.listen = *v;
         }
         if let Some(v) = public_url {
             config.public_url = Some(v.clone());
         }
-        if let Some(v) = database_url {
-            config.database_url = Some(v.clone());
-        }
     }
     Ok(config)
+}
+
+/// Opens (and migrates) the catalogue the settings select, for the one-shot commands.
+async fn open_catalog(config: &Config) -> anyhow::Result<std::sync::Arc<dyn Catalog>> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    assetd::catalog::open(&config.catalog_url())
+        .await
+        .context("opening the catalogue")
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_env("ASSETD_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+            // PostgreSQL's notices ("relation … already exists, skipping") are not news.
+            EnvFilter::try_from_env("ASSETD_LOG")
+                .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn")),
         )
         .init();
     let cli = Cli::parse();
@@ -106,6 +121,12 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(listen = %listener.local_addr()?, "assetd ready");
             app.serve(listener, shutdown_signal()).await
         }
+        Command::Migrate => {
+            let catalog = open_catalog(&config).await?;
+            drop(catalog);
+            println!("the catalogue's schema is up to date");
+            Ok(())
+        }
         Command::Credentials {
             command:
                 CredentialsCommand::Create {
@@ -115,8 +136,7 @@ async fn main() -> anyhow::Result<()> {
                     admin,
                 },
         } => {
-            std::fs::create_dir_all(&config.data_dir)?;
-            let catalog = assetd::catalog::open(&config.catalog_url()).await?;
+            let catalog = open_catalog(&config).await?;
             let (ak, sk) = assetd::service::auth::create_credential(
                 catalog.as_ref(),
                 &project_id,
