@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 use crate::blobs::BlobStore;
 use crate::catalog::{Catalog, Job, JobOutcome, JobRecord};
@@ -96,7 +97,12 @@ async fn worker_loop(ctx: Arc<JobContext>, worker: String) {
     loop {
         let now = OffsetDateTime::now_utc();
         match ctx.catalog.claim_job(&worker, now, now + ctx.lease()).await {
-            Ok(Some(job)) => run_one(&ctx, &worker, job).await,
+            Ok(Some(job)) => {
+                // Instrumented, not entered: a span entered across an await point leaks
+                // into whatever else the thread runs meanwhile.
+                let span = tracing::info_span!("job", job.id = job.id, job.kind = %job.kind, attempt = job.attempts);
+                run_one(&ctx, &worker, job).instrument(span).await
+            }
             Ok(None) => {
                 tokio::select! {
                     () = ctx.wake.notified() => {}
@@ -112,8 +118,6 @@ async fn worker_loop(ctx: Arc<JobContext>, worker: String) {
 }
 
 async fn run_one(ctx: &Arc<JobContext>, worker: &str, record: JobRecord) {
-    let span = tracing::info_span!("job", job.id = record.id, job.kind = %record.kind, attempt = record.attempts);
-    let _enter = span.enter();
     let job: Job = match serde_json::from_str(&record.payload) {
         Ok(job) => job,
         Err(e) => {
@@ -133,22 +137,25 @@ async fn run_one(ctx: &Arc<JobContext>, worker: &str, record: JobRecord) {
         let ctx = ctx.clone();
         let worker = worker.to_owned();
         let id = record.id;
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(ctx.lease() / 3);
-            tick.tick().await;
-            loop {
+        tokio::spawn(
+            async move {
+                let mut tick = tokio::time::interval(ctx.lease() / 3);
                 tick.tick().await;
-                let until = OffsetDateTime::now_utc() + ctx.lease();
-                match ctx.catalog.heartbeat_job(id, &worker, until).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        tracing::warn!("lost the job's lease");
-                        return;
+                loop {
+                    tick.tick().await;
+                    let until = OffsetDateTime::now_utc() + ctx.lease();
+                    match ctx.catalog.heartbeat_job(id, &worker, until).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!("lost the job's lease");
+                            return;
+                        }
+                        Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
                     }
-                    Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
                 }
             }
-        })
+            .in_current_span(),
+        )
     });
 
     // A panic in a job must not take the worker down: run it as its own task. When the
@@ -157,7 +164,7 @@ async fn run_one(ctx: &Arc<JobContext>, worker: &str, record: JobRecord) {
     let mut task = AbortOnDrop({
         let ctx = ctx.clone();
         let job = job.clone();
-        tokio::spawn(async move { run_job(&ctx, &job).await })
+        tokio::spawn(async move { run_job(&ctx, &job).await }.in_current_span())
     });
     let result = match (&mut task.0).await {
         Ok(r) => r,
