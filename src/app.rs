@@ -1,20 +1,23 @@
 //! Wiring: builds every service from a [`Config`] and serves the router until shutdown.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rand::RngCore;
 use tokio::net::TcpListener;
 
 use crate::blobs::BlobStore;
-use crate::catalog::{self, Catalog};
+use crate::catalog::{self, Catalog, Write};
 use crate::config::Config;
+use crate::error::Code;
 use crate::jobs::JobContext;
 use crate::media::runner::Runner;
 use crate::service::assets::Assets;
 use crate::service::auth::Authenticator;
 use crate::service::files::Files;
 use crate::service::links::Links;
+use crate::tasks::supervise;
 
 /// Everything a handler can reach; cheap to clone.
 #[derive(Clone)]
@@ -125,18 +128,88 @@ impl App {
         for (tool, affected) in crate::media::runner::report_missing() {
             tracing::warn!(tool = ?tool, affects = affected, "external tool missing; processing that needs it will fail");
         }
-        let sweeper = tokio::spawn(schedule_upload_sweeps(self.clone()));
+        let sweeper = {
+            let app = self.clone();
+            supervise("upload sweep scheduler".into(), move || {
+                schedule_upload_sweeps(app.clone())
+            })
+        };
         let workers = crate::jobs::spawn_workers(self.jobs.clone(), self.config.workers);
+        let watchdog = self.clone();
         let router = crate::http::router(self);
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving HTTP")?;
+        let served = tokio::select! {
+            served = axum::serve(listener, router).with_graceful_shutdown(shutdown) => {
+                served.context("serving HTTP")
+            }
+            dead = watchdog.watch_catalog() => Err(dead),
+        };
         sweeper.abort();
         for worker in workers {
             worker.abort();
         }
-        Ok(())
+        served
+    }
+
+    /// Whether the server can do its work: the catalogue must commit an (empty) write within
+    /// [`HEALTH_WRITE_TIMEOUT`]. On SQLite that goes through the writer task and takes the
+    /// write lock, so a dead writer or a database locked by something else shows here.
+    pub async fn check_health(&self) -> Result<(), HealthError> {
+        match tokio::time::timeout(HEALTH_WRITE_TIMEOUT, self.catalog.apply(Write::default())).await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(HealthError::CatalogUnwritable(e.to_string())),
+            Err(_) => Err(HealthError::CatalogUnwritable(format!(
+                "no write committed within {}s",
+                HEALTH_WRITE_TIMEOUT.as_secs()
+            ))),
+        }
+    }
+
+    /// Resolves (with the reason) once the catalogue has accepted no write for
+    /// `catalog_unwritable_exit_secs`, so the process exits non-zero for its supervisor to
+    /// restart instead of answering 500 to every write; never resolves when that is 0.
+    async fn watch_catalog(self) -> anyhow::Error {
+        let limit = Duration::from_secs(self.config.catalog_unwritable_exit_secs);
+        if limit.is_zero() {
+            return std::future::pending().await;
+        }
+        let mut last_ok = Instant::now();
+        let mut tick = tokio::time::interval(WATCHDOG_PERIOD.min(limit));
+        loop {
+            tick.tick().await;
+            match self.check_health().await {
+                Ok(()) => last_ok = Instant::now(),
+                Err(e) if last_ok.elapsed() >= limit => {
+                    tracing::error!(error = %e, "the catalogue has accepted no write for too long; exiting");
+                    return anyhow::anyhow!(
+                        "{e}; no write for {}s, exiting so a supervisor can restart the server",
+                        limit.as_secs()
+                    );
+                }
+                Err(e) => tracing::warn!(error = %e, "the catalogue does not accept writes"),
+            }
+        }
+    }
+}
+
+/// How long `/health` waits for the catalogue to commit a write.
+pub const HEALTH_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often the watchdog checks that the catalogue accepts writes.
+const WATCHDOG_PERIOD: Duration = Duration::from_secs(10);
+
+/// Why the server is not healthy.
+#[derive(Debug, thiserror::Error)]
+pub enum HealthError {
+    /// The catalogue does not commit writes.
+    #[error("the catalogue cannot write: {0}")]
+    CatalogUnwritable(String),
+}
+
+impl HealthError {
+    /// A server that cannot write is unavailable.
+    pub fn code(&self) -> Code {
+        Code::Unavailable
     }
 }
 

@@ -70,6 +70,9 @@ pub struct Config {
     pub review_timeout_secs: u64,
     /// How long a webhook receiver may take to answer, in seconds.
     pub webhook_timeout_secs: u64,
+    /// `serve` exits non-zero once the catalogue has accepted no write for this many seconds
+    /// (checked every 10 s), for a supervisor to restart it; 0 never exits.
+    pub catalog_unwritable_exit_secs: u64,
 }
 
 impl Default for Config {
@@ -102,6 +105,7 @@ impl Default for Config {
             review_url: None,
             review_timeout_secs: 10,
             webhook_timeout_secs: 10,
+            catalog_unwritable_exit_secs: 60,
         }
     }
 }

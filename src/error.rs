@@ -38,4 +38,6 @@ pub enum Code {
     NotImplemented,
     /// Anything unexpected; the cause is logged, never sent.
     Internal,
+    /// The server cannot serve right now (its catalogue does not accept writes).
+    Unavailable,
 }

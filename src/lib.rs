@@ -16,3 +16,4 @@ pub mod media;
 pub mod model;
 pub mod service;
 pub mod signing;
+pub mod tasks;

@@ -2,10 +2,12 @@
 //! `migrations/sqlite`, and IMMEDIATE transactions for every write. Every [`Write`] goes
 //! through one writer task that commits what has queued up together (see [`run_writer`]).
 
+use std::panic::AssertUnwindSafe;
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::FutureExt;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -57,7 +59,7 @@ impl SqliteCatalog {
         super::check_schema(&MIGRATOR, applied_migration(&pool).await?)?;
         MIGRATOR.run(&pool).await?;
         let (writes, queue) = mpsc::channel(MAX_WRITE_BATCH);
-        tokio::spawn(run_writer(options.connect().await?, queue));
+        tokio::spawn(run_writer(options.clone(), options.connect().await?, queue));
         Ok(Self { pool, writes })
     }
 }
@@ -210,6 +212,8 @@ async fn insert_assets(conn: &mut SqliteConnection, assets: &[&Asset]) -> Result
 
 /// Commits `writes` in one IMMEDIATE transaction: all of them or none.
 async fn commit_writes(conn: &mut SqliteConnection, writes: &[&Write]) -> Result<(), CatalogError> {
+    #[cfg(test)]
+    tests::maybe_panic(writes);
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     // New assets have fresh ids, so no other write in the batch depends on them or they on
     // it: they go first, all in one statement.
@@ -244,23 +248,67 @@ async fn commit_writes(conn: &mut SqliteConnection, writes: &[&Write]) -> Result
 /// to a connection's worker thread; one writer committing the queue together does several
 /// times more writes per second under load. Each write stays atomic: when a batch fails,
 /// nothing of it was committed, and every write is retried alone for its own verdict.
-async fn run_writer(mut conn: SqliteConnection, mut queue: mpsc::Receiver<PendingWrite>) {
+///
+/// The writer supervises itself: a panic while committing (a bug, a misbehaving log layer)
+/// fails that batch's writes, drops the connection (which rolls back whatever it had begun)
+/// and carries on with a new one. Without this, every later write would fail while the rest
+/// of the server ran on.
+async fn run_writer(
+    options: SqliteConnectOptions,
+    conn: SqliteConnection,
+    mut queue: mpsc::Receiver<PendingWrite>,
+) {
+    let mut conn = Some(conn);
     let mut batch = Vec::with_capacity(MAX_WRITE_BATCH);
     while queue.recv_many(&mut batch, MAX_WRITE_BATCH).await > 0 {
-        let writes = batch.iter().map(|(write, _)| write).collect::<Vec<_>>();
-        let together = commit_writes(&mut conn, &writes).await;
-        if batch.len() == 1 {
-            let (_, done) = batch.remove(0);
-            let _ = done.send(together);
-        } else if together.is_ok() {
-            for (_, done) in batch.drain(..) {
-                let _ = done.send(Ok(()));
-            }
-        } else {
-            for (write, done) in batch.drain(..) {
-                let _ = done.send(commit_writes(&mut conn, &[&write]).await);
-            }
+        let writer = match conn.as_mut() {
+            Some(writer) => writer,
+            None => match options.connect().await {
+                Ok(fresh) => conn.insert(fresh),
+                Err(e) => {
+                    tracing::error!(error = %e, "the catalogue writer cannot reconnect");
+                    fail_batch(&mut batch, "the catalogue writer cannot reconnect");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            },
+        };
+        let answered = AssertUnwindSafe(commit_batch(writer, &mut batch))
+            .catch_unwind()
+            .await;
+        if answered.is_err() {
+            tracing::error!("the catalogue writer panicked; its batch failed, and it goes on with a new connection");
+            conn = None;
+            fail_batch(&mut batch, "the catalogue writer restarted");
         }
+    }
+}
+
+/// Commits `batch` together and answers every write in it (see [`run_writer`]).
+async fn commit_batch(conn: &mut SqliteConnection, batch: &mut Vec<PendingWrite>) {
+    let writes = batch.iter().map(|(write, _)| write).collect::<Vec<_>>();
+    let together = commit_writes(conn, &writes).await;
+    if batch.len() == 1 {
+        let (_, done) = batch.remove(0);
+        let _ = done.send(together);
+    } else if together.is_ok() {
+        for (_, done) in batch.drain(..) {
+            let _ = done.send(Ok(()));
+        }
+    } else {
+        while !batch.is_empty() {
+            let (write, done) = batch.remove(0);
+            let _ = done.send(commit_writes(conn, &[&write]).await);
+        }
+    }
+}
+
+/// Answers every write still in `batch` with an error: none of them was committed.
+fn fail_batch(batch: &mut Vec<PendingWrite>, why: &str) {
+    for (_, done) in batch.drain(..) {
+        let _ = done.send(Err(CatalogError::Database(sqlx::Error::Protocol(
+            why.to_owned(),
+        ))));
     }
 }
 
@@ -1255,5 +1303,55 @@ impl Catalog for SqliteCatalog {
             }
         }
         Ok(counts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The job kind whose write makes the writer panic, standing in for any bug or
+    /// misbehaving log layer that panics inside the writer task.
+    const PANIC_KIND: &str = "test:panic-in-writer";
+
+    pub(super) fn maybe_panic(writes: &[&Write]) {
+        if writes
+            .iter()
+            .flat_map(|w| &w.jobs)
+            .any(|j| j.kind == PANIC_KIND)
+        {
+            panic!("injected panic in the catalogue writer");
+        }
+    }
+
+    fn job(kind: &str) -> NewJob {
+        NewJob {
+            kind: kind.to_owned(),
+            payload: "{}".to_owned(),
+            dedup_key: None,
+            run_after: OffsetDateTime::now_utc(),
+            max_attempts: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_writer_survives_a_panic_and_keeps_committing() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("catalog.db").display());
+        let catalog = SqliteCatalog::open(&url).await.unwrap();
+        let poisoned = Write {
+            jobs: vec![job(PANIC_KIND)],
+            ..Write::default()
+        };
+        assert!(catalog.apply(poisoned).await.is_err());
+        let fine = Write {
+            jobs: vec![job("after")],
+            ..Write::default()
+        };
+        catalog
+            .apply(fine)
+            .await
+            .expect("the writer commits after a panic");
+        assert_eq!(catalog.job_counts().await.unwrap().queued, 1);
     }
 }

@@ -73,6 +73,11 @@ pub fn wire(code: Code) -> (StatusCode, &'static str, &'static str) {
             "MSS.00000004",
             "internal error",
         ),
+        Code::Unavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "MSS.00000007",
+            "service unavailable",
+        ),
     }
 }
 
@@ -130,6 +135,7 @@ has_code!(
     crate::service::files::FileError,
     crate::service::admin::AdminError,
     crate::service::webhooks::WebhookError,
+    crate::app::HealthError,
 );
 
 impl<E: HasCode> From<E> for ApiError {
@@ -193,6 +199,7 @@ mod tests {
             MethodNotAllowed,
             NotImplemented,
             Internal,
+            Unavailable,
         ] {
             let (status, mss, msg) = wire(code);
             assert!(mss.starts_with("MSS."), "{code:?}");

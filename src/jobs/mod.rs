@@ -19,6 +19,7 @@ use crate::catalog::{Catalog, Job, JobOutcome, JobRecord};
 use crate::config::Config;
 use crate::media::runner::Runner;
 use crate::service::links::Links;
+use crate::tasks::{supervise, AbortOnDrop};
 
 /// Why an attempt failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -81,14 +82,17 @@ pub fn backoff(attempt: i32) -> Duration {
     Duration::from_secs(2u64.saturating_pow(exp).min(300))
 }
 
-/// Starts `count` workers; they run until the returned handles are aborted.
+/// Starts `count` supervised workers (one that panics is started again; the job it held is
+/// claimed again once its lease expires); they run until the returned handles are aborted.
 pub fn spawn_workers(ctx: Arc<JobContext>, count: usize) -> Vec<tokio::task::JoinHandle<()>> {
     let boot = uuid::Uuid::new_v4().simple().to_string();
     (0..count.max(1))
         .map(|i| {
             let ctx = ctx.clone();
             let worker = format!("{}-{i}", &boot[..12]);
-            tokio::spawn(async move { worker_loop(ctx, worker).await })
+            supervise(format!("worker {worker}"), move || {
+                worker_loop(ctx.clone(), worker.clone())
+            })
         })
         .collect()
 }
@@ -97,12 +101,7 @@ async fn worker_loop(ctx: Arc<JobContext>, worker: String) {
     loop {
         let now = OffsetDateTime::now_utc();
         match ctx.catalog.claim_job(&worker, now, now + ctx.lease()).await {
-            Ok(Some(job)) => {
-                // Instrumented, not entered: a span entered across an await point leaks
-                // into whatever else the thread runs meanwhile.
-                let span = tracing::info_span!("job", job.id = job.id, job.kind = %job.kind, attempt = job.attempts);
-                run_one(&ctx, &worker, job).instrument(span).await
-            }
+            Ok(Some(job)) => run_one(&ctx, &worker, job).await,
             Ok(None) => {
                 tokio::select! {
                     () = ctx.wake.notified() => {}
@@ -117,7 +116,16 @@ async fn worker_loop(ctx: Arc<JobContext>, worker: String) {
     }
 }
 
+/// Runs one claimed job inside its span. The span is attached with `instrument`, so it is
+/// entered and left around every poll on whichever thread runs it: a guard from
+/// `span.enter()` held across an `.await` would stay on the thread's span stack after the
+/// task moved on and corrupt what other tasks on that thread log (clippy.toml forbids it).
 async fn run_one(ctx: &Arc<JobContext>, worker: &str, record: JobRecord) {
+    let span = tracing::info_span!("job", job.id = record.id, job.kind = %record.kind, attempt = record.attempts);
+    run_claimed(ctx, worker, record).instrument(span).await;
+}
+
+async fn run_claimed(ctx: &Arc<JobContext>, worker: &str, record: JobRecord) {
     let job: Job = match serde_json::from_str(&record.payload) {
         Ok(job) => job,
         Err(e) => {
@@ -208,15 +216,6 @@ async fn run_one(ctx: &Arc<JobContext>, worker: &str, record: JobRecord) {
     };
     if let Err(e) = ctx.catalog.finish_job(record.id, worker, outcome).await {
         tracing::error!(error = %e, "could not record the job's outcome; its lease will expire and it will run again");
-    }
-}
-
-/// Aborts a task when dropped, so tasks started for a job end with the worker.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

@@ -40,10 +40,21 @@ impl ChildServer {
     /// Serves `data_dir` (with `config` when given) on a free loopback port, logging to `log`,
     /// and waits for `/health`.
     pub async fn start(data_dir: &Path, config: Option<&Path>, log: PathBuf) -> Self {
+        Self::start_with_env(data_dir, config, log, &[]).await
+    }
+
+    /// [`ChildServer::start`] with extra environment variables, e.g. `ASSETD_LOG=info`.
+    pub async fn start_with_env(
+        data_dir: &Path,
+        config: Option<&Path>,
+        log: PathBuf,
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut command = assetd_on(data_dir);
         if let Some(config) = config {
             command.arg("--config").arg(config);
         }
+        command.envs(env.iter().copied());
         Self::serve(command, log).await
     }
 
@@ -98,6 +109,22 @@ impl ChildServer {
     /// What the server wrote so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (at most `within`) for the server to exit on its own and returns its status.
+    pub async fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "assetd still running after {within:?}:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// SIGKILL: no shutdown hooks, no flushing beyond what the kernel already has.
