@@ -102,6 +102,21 @@ fn is_transient(err: &CatalogError) -> bool {
     }
 }
 
+/// Whether `key` can be stored at all. PostgreSQL refuses U+0000 in text, even as a query
+/// parameter, so a lookup by such a key (a path segment `%00`) finds nothing, as on SQLite,
+/// instead of failing.
+fn storable(key: &str) -> bool {
+    !key.contains('\0')
+}
+
+/// The keys of `keys` that can be stored (see [`storable`]).
+fn storable_keys(keys: &[String]) -> Vec<&str> {
+    keys.iter()
+        .map(String::as_str)
+        .filter(|k| storable(k))
+        .collect()
+}
+
 fn decode_asset(row: &PgRow) -> Result<Asset, CatalogError> {
     let doc: String = row.try_get("doc")?;
     let mut asset: Asset = serde_json::from_str(&doc)?;
@@ -798,6 +813,9 @@ impl Catalog for PgCatalog {
     }
 
     async fn asset(&self, asset_id: &str) -> Result<Option<Asset>, CatalogError> {
+        if !storable(asset_id) {
+            return Ok(None);
+        }
         sqlx::query("SELECT doc::text AS doc, version FROM assets WHERE asset_id = $1")
             .bind(asset_id)
             .fetch_optional(&self.pool)
@@ -808,6 +826,7 @@ impl Catalog for PgCatalog {
     }
 
     async fn assets(&self, asset_ids: &[String]) -> Result<Vec<Asset>, CatalogError> {
+        let asset_ids = storable_keys(asset_ids);
         if asset_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -871,6 +890,9 @@ impl Catalog for PgCatalog {
     }
 
     async fn file(&self, file_id: &str) -> Result<Option<FileRecord>, CatalogError> {
+        if !storable(file_id) {
+            return Ok(None);
+        }
         sqlx::query("SELECT doc::text AS doc, version FROM files WHERE file_id = $1")
             .bind(file_id)
             .fetch_optional(&self.pool)
@@ -881,6 +903,7 @@ impl Catalog for PgCatalog {
     }
 
     async fn files_of(&self, asset_ids: &[String]) -> Result<Vec<FileRecord>, CatalogError> {
+        let asset_ids = storable_keys(asset_ids);
         if asset_ids.is_empty() {
             return Ok(Vec::new());
         }
