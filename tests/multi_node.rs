@@ -139,6 +139,15 @@ async fn three_nodes_share_the_work_and_survive_a_killed_node() {
             .env("NO_COLOR", "1");
         command
     };
+    // Three nodes starting at once on an empty database: they race to migrate it and to
+    // create the URL-signing key.
+    let logs = (0..3)
+        .map(|i| dir.path().join(format!("node-{i}.log")))
+        .collect::<Vec<_>>();
+    let mut nodes =
+        futures::future::join_all((0..3).map(|i| ChildServer::serve(node(i), logs[i].clone())))
+            .await;
+    // Credentials through the CLI, on the catalogue the nodes share.
     let created = node(0)
         .args(["credentials", "create", "--project-id", PROJECT])
         .args(["--access-key", AK, "--secret-key", SK])
@@ -146,13 +155,6 @@ async fn three_nodes_share_the_work_and_survive_a_killed_node() {
         .unwrap();
     assert!(created.status.success(), "{created:?}");
 
-    // Three nodes starting at once: they race to migrate and to create the URL key.
-    let logs = (0..3)
-        .map(|i| dir.path().join(format!("node-{i}.log")))
-        .collect::<Vec<_>>();
-    let mut nodes =
-        futures::future::join_all((0..3).map(|i| ChildServer::serve(node(i), logs[i].clone())))
-            .await;
     let clients = nodes
         .iter()
         .map(|n| Client::connect(&n.base, PROJECT, AK, SK))
