@@ -70,6 +70,8 @@ pub struct Config {
     pub review_timeout_secs: u64,
     /// How long a webhook receiver may take to answer, in seconds.
     pub webhook_timeout_secs: u64,
+    /// Serve `/metrics` on this address instead of on `listen` (e.g. a private interface).
+    pub metrics_listen: Option<SocketAddr>,
     /// `serve` exits non-zero once the catalogue has accepted no write for this many seconds
     /// (checked every 10 s), for a supervisor to restart it; 0 never exits.
     pub catalog_unwritable_exit_secs: u64,
@@ -105,6 +107,7 @@ impl Default for Config {
             review_url: None,
             review_timeout_secs: 10,
             webhook_timeout_secs: 10,
+            metrics_listen: None,
             catalog_unwritable_exit_secs: 60,
         }
     }

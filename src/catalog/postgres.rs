@@ -22,9 +22,9 @@ use time::OffsetDateTime;
 
 use super::stored::{from_micros, micros, shared_type, shared_with, state_event_job};
 use super::{
-    AccessRecord, Asset, AssetPage, AssetQuery, AssetSource, Catalog, CatalogError, Credential,
-    FileRecord, JobCounts, JobOutcome, JobRecord, NewJob, ShareRole, SortKey, TextMatch, Token,
-    Webhook, Write,
+    AccessRecord, Asset, AssetPage, AssetQuery, AssetSource, Catalog, CatalogError, CatalogStats,
+    Credential, CredentialInfo, FileRecord, JobCounts, JobOutcome, JobRecord, JobStatus, NewJob,
+    ShareRole, SortKey, TextMatch, Token, Webhook, Write,
 };
 use crate::model::{AssetState, AssetType, FileState};
 
@@ -715,7 +715,20 @@ fn decode_token(row: &PgRow) -> Result<Token, CatalogError> {
         project_id: row.try_get("project_id")?,
         is_admin: row.try_get("is_admin")?,
         expires_at: from_micros(row.try_get("expires_at")?),
+        secret_fingerprint: row.try_get("secret_fingerprint")?,
     })
+}
+
+/// Adds one `(state, n)` row of a job count to `counts`.
+fn count_job_state(counts: &mut JobCounts, row: &PgRow) -> Result<(), CatalogError> {
+    let n = as_count(row.try_get("n")?);
+    match row.try_get::<String, _>("state")?.as_str() {
+        "QUEUED" => counts.queued = n,
+        "RUNNING" => counts.running = n,
+        "FAILED" => counts.failed = n,
+        _ => {}
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -765,14 +778,16 @@ impl Catalog for PgCatalog {
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
-                "INSERT INTO tokens (token_hash, access_key, project_id, is_admin, expires_at)
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO tokens (token_hash, access_key, project_id, is_admin, expires_at,
+                     secret_fingerprint)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(&token.token_hash)
             .bind(&token.access_key)
             .bind(&token.project_id)
             .bind(token.is_admin)
             .bind(micros(token.expires_at))
+            .bind(&token.secret_fingerprint)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -783,8 +798,8 @@ impl Catalog for PgCatalog {
 
     async fn token(&self, token_hash: &str) -> Result<Option<Token>, CatalogError> {
         sqlx::query(
-            "SELECT token_hash, access_key, project_id, is_admin, expires_at FROM tokens
-             WHERE token_hash = $1",
+            "SELECT token_hash, access_key, project_id, is_admin, expires_at, secret_fingerprint
+             FROM tokens WHERE token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -1132,7 +1147,7 @@ impl Catalog for PgCatalog {
         // one; rows another worker is claiming right now are skipped, not waited for.
         sqlx::query(
             "UPDATE jobs SET state = 'RUNNING', attempts = attempts + 1, lease_until = $1,
-                 worker = $2, updated_at = $3
+                 worker = $2, updated_at = $3, progress = NULL
              WHERE id = coalesce(
                  (SELECT id FROM jobs WHERE state = 'RUNNING' AND lease_until < $3
                   ORDER BY lease_until LIMIT 1 FOR UPDATE SKIP LOCKED),
@@ -1182,7 +1197,7 @@ impl Catalog for PgCatalog {
             }
             JobOutcome::Retry { at, error } => sqlx::query(
                 "UPDATE jobs SET state = 'QUEUED', run_after = $3, last_error = $4,
-                     lease_until = NULL, worker = NULL, updated_at = $5
+                     lease_until = NULL, worker = NULL, updated_at = $5, progress = NULL
                  WHERE id = $1 AND worker = $2 AND state = 'RUNNING'",
             )
             .bind(id)
@@ -1226,15 +1241,112 @@ impl Catalog for PgCatalog {
             .fetch_all(&self.pool)
             .await?;
         let mut counts = JobCounts::default();
-        for row in rows {
-            let n = as_count(row.try_get("n")?);
-            match row.try_get::<String, _>("state")?.as_str() {
-                "QUEUED" => counts.queued = n,
-                "RUNNING" => counts.running = n,
-                "FAILED" => counts.failed = n,
-                _ => {}
-            }
+        for row in &rows {
+            count_job_state(&mut counts, row)?;
         }
         Ok(counts)
+    }
+
+    async fn list_credentials(&self) -> Result<Vec<CredentialInfo>, CatalogError> {
+        let rows = sqlx::query(
+            "SELECT access_key, project_id, is_admin, created_at FROM credentials
+             ORDER BY access_key",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CredentialInfo {
+                    access_key: row.try_get("access_key")?,
+                    project_id: row.try_get("project_id")?,
+                    is_admin: row.try_get("is_admin")?,
+                    created_at: from_micros(row.try_get("created_at")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_credential(&self, access_key: &str) -> Result<bool, CatalogError> {
+        let gone: Option<String> = sqlx::query_scalar(
+            "WITH tokens_gone AS (DELETE FROM tokens WHERE access_key = $1)
+             DELETE FROM credentials WHERE access_key = $1 RETURNING access_key",
+        )
+        .bind(access_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(gone.is_some())
+    }
+
+    async fn stats(&self) -> Result<CatalogStats, CatalogError> {
+        let mut stats = CatalogStats::default();
+        // One snapshot for all three counts.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await?;
+        let rows = sqlx::query(
+            "SELECT kind, state, count(*) AS n FROM jobs GROUP BY kind, state ORDER BY kind",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &rows {
+            let kind: String = row.try_get("kind")?;
+            if stats.jobs.last().is_none_or(|(k, _)| *k != kind) {
+                stats.jobs.push((kind, JobCounts::default()));
+            }
+            count_job_state(&mut stats.jobs.last_mut().expect("pushed above").1, row)?;
+        }
+        // The listing totals already count assets by state: no scan of the assets.
+        let rows = sqlx::query(
+            "SELECT asset_state, sum(n)::int8 AS n FROM asset_counts GROUP BY asset_state
+             HAVING sum(n) > 0 ORDER BY asset_state",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &rows {
+            let state: String = row.try_get("asset_state")?;
+            if let Ok(state) = state.parse::<AssetState>() {
+                stats.assets.push((state, as_count(row.try_get("n")?)));
+            }
+        }
+        let review: i64 = sqlx::query_scalar("SELECT count(*) FROM files WHERE state = $1")
+            .bind(FileState::Review.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+        stats.review_queue = as_count(review);
+        tx.commit().await?;
+        Ok(stats)
+    }
+
+    async fn set_job_progress(&self, dedup_key: &str, progress: &str) -> Result<(), CatalogError> {
+        sqlx::query("UPDATE jobs SET progress = $1 WHERE dedup_key = $2 AND state = 'RUNNING'")
+            .bind(progress)
+            .bind(dedup_key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn job_status(&self, dedup_key: &str) -> Result<Option<JobStatus>, CatalogError> {
+        if !storable(dedup_key) {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "SELECT state, attempts, max_attempts, last_error, progress FROM jobs
+             WHERE dedup_key = $1 AND state IN ('QUEUED', 'RUNNING')",
+        )
+        .bind(dedup_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(JobStatus {
+                state: row.try_get("state")?,
+                attempts: row.try_get("attempts")?,
+                max_attempts: row.try_get("max_attempts")?,
+                last_error: row.try_get("last_error")?,
+                progress: row.try_get("progress")?,
+            })
+        })
+        .transpose()
     }
 }

@@ -6,6 +6,7 @@ pub mod assets;
 pub mod auth;
 pub mod files;
 pub mod links;
+pub mod readiness;
 pub mod state;
 pub mod timers;
 pub mod webhooks;
