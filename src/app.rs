@@ -90,7 +90,7 @@ impl App {
             catalog: catalog.clone(),
             blobs,
             links: links.clone(),
-            runner: Runner::new(config.tool_concurrency),
+            runner: Runner::new(config.tool_concurrency).with_limits(config.tool_limits()),
             config: config.clone(),
             wake,
             files: files.clone(),

@@ -39,6 +39,16 @@ pub struct Config {
     pub tool_concurrency: usize,
     /// Wall-clock limit of one tool run, in seconds; the tool is killed after it.
     pub tool_timeout_secs: u64,
+    /// Address space each tool process may use (`RLIMIT_AS`), in MiB; 0 for no limit. A
+    /// hostile deck makes LibreOffice grow without bound; with the limit it fails instead.
+    pub tool_memory_mb: u64,
+    /// CPU time each tool process may use, in seconds; 0 for no limit.
+    pub tool_cpu_secs: u64,
+    /// Largest file a tool may write, in MiB; 0 for no limit.
+    pub tool_output_mb: u64,
+    /// Wall-clock limit of one job attempt, all its tool runs together, in seconds; a
+    /// processing job past it is stopped and its asset FAILED. 0 for no limit.
+    pub job_timeout_secs: u64,
     /// How long a claimed job stays claimed without a heartbeat, in seconds.
     pub job_lease_secs: u64,
     /// Attempts before a job fails for good.
@@ -90,6 +100,10 @@ impl Default for Config {
             workers: 2,
             tool_concurrency: 2,
             tool_timeout_secs: 600,
+            tool_memory_mb: 2048,
+            tool_cpu_secs: 3600,
+            tool_output_mb: 8192,
+            job_timeout_secs: 1800,
             job_lease_secs: 30,
             job_max_attempts: 5,
             max_image_pixels: 100_000_000,
@@ -133,6 +147,16 @@ impl Config {
         match &self.database_url {
             Some(url) if !url.is_empty() => url.clone(),
             _ => format!("sqlite://{}", self.data_dir.join("catalog.db").display()),
+        }
+    }
+
+    /// The limits every tool run gets (`tool_memory_mb`, `tool_cpu_secs`, `tool_output_mb`).
+    pub fn tool_limits(&self) -> crate::media::runner::ToolLimits {
+        let mib = |v: u64| (v > 0).then(|| v.saturating_mul(1024 * 1024));
+        crate::media::runner::ToolLimits {
+            memory_bytes: mib(self.tool_memory_mb),
+            cpu_secs: (self.tool_cpu_secs > 0).then_some(self.tool_cpu_secs),
+            output_bytes: mib(self.tool_output_mb),
         }
     }
 

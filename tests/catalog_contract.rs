@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use assetd::catalog::{
-    Asset, AssetQuery, AssetSource, Catalog, CatalogError, Credential, FileRecord, ShareRole,
-    SortKey, TextMatch, Token, Write,
+    Asset, AssetQuery, AssetSource, Catalog, CatalogError, Credential, FileRecord, JobOutcome,
+    Lane, NewJob, ShareRole, SortKey, TextMatch, Token, Write,
 };
 use assetd::model::{
     AssetExtraMeta, AssetSharedConfig, AssetState, AssetType, AutoOperation, AutoOperationConfig,
@@ -79,6 +79,7 @@ contract!(
     list_orders_by_create_time_update_time_and_asset_order,
     list_follows_share_roles_and_sources,
     list_sees_updated_tags_and_shares,
+    claims_take_only_the_lanes_asked_for,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -1270,4 +1271,52 @@ async fn list_sees_updated_tags_and_shares(c: Cat) {
     });
     update(&c, unshared).await.unwrap();
     assert!(names(&c, shared).await.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// Jobs
+
+async fn claims_take_only_the_lanes_asked_for(c: Cat) {
+    let key = fresh();
+    let job = |lane: Lane, secs: i64| NewJob {
+        kind: "contract".to_owned(),
+        payload: format!("{{\"key\":\"{key}\",\"lane\":\"{}\"}}", lane.as_str()),
+        dedup_key: Some(format!("{key}:{}", lane.as_str())),
+        run_after: at(secs),
+        max_attempts: 3,
+        lane,
+    };
+    // The heavy job is older: a claim of both lanes takes it first.
+    let write = Write {
+        jobs: vec![job(Lane::Heavy, 1), job(Lane::Light, 2)],
+        ..Write::default()
+    };
+    c.apply(write).await.unwrap();
+    let now = OffsetDateTime::now_utc();
+    let lease = now + Duration::minutes(5);
+    let light = c
+        .claim_job("w-light", now, lease, &[Lane::Light])
+        .await
+        .unwrap()
+        .expect("the light job");
+    assert_eq!(light.lane, Lane::Light);
+    assert!(light.payload.contains(&key) && light.payload.contains("light"));
+    assert!(c
+        .claim_job("w-light", now, lease, &[Lane::Light])
+        .await
+        .unwrap()
+        .is_none());
+    let heavy = c
+        .claim_job("w-any", now, lease, &[Lane::Light, Lane::Heavy])
+        .await
+        .unwrap()
+        .expect("the heavy job");
+    assert_eq!(heavy.lane, Lane::Heavy);
+    assert!(heavy.payload.contains(&key) && heavy.payload.contains("heavy"));
+    c.finish_job(light.id, "w-light", JobOutcome::Done)
+        .await
+        .unwrap();
+    c.finish_job(heavy.id, "w-any", JobOutcome::Done)
+        .await
+        .unwrap();
 }

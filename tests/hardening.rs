@@ -310,3 +310,202 @@ fn job_spans_are_exited_on_the_thread_that_entered_them() {
         "spans were exited on a thread that had not entered them"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Hostile decks
+
+/// A ZIP archive of `entries`, stored without compression (enough for OOXML readers).
+fn zip_stored(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for (name, data) in entries {
+        let offset = out.len() as u32;
+        let crc = common::crc32(data);
+        let header = |sig: u32, central: bool| {
+            let mut h = sig.to_le_bytes().to_vec();
+            if central {
+                h.extend_from_slice(&20u16.to_le_bytes()); // made by
+            }
+            h.extend_from_slice(&20u16.to_le_bytes()); // version needed
+            h.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0x21, 0]); // flags, stored, time, date
+            h.extend_from_slice(&crc.to_le_bytes());
+            h.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            h.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            h.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            h.extend_from_slice(&0u16.to_le_bytes()); // extra
+            if central {
+                h.extend_from_slice(&[0; 8]); // comment, disk, internal attributes
+                h.extend_from_slice(&0u32.to_le_bytes()); // external attributes
+                h.extend_from_slice(&offset.to_le_bytes());
+            }
+            h.extend_from_slice(name.as_bytes());
+            h
+        };
+        out.extend(header(0x0403_4b50, false));
+        out.extend_from_slice(data);
+        central.extend(header(0x0201_4b50, true));
+    }
+    let start = out.len() as u32;
+    let size = central.len() as u32;
+    out.extend(central);
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&size.to_le_bytes());
+    out.extend_from_slice(&start.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out
+}
+
+/// A one-slide PPTX with `boxes` text boxes: small on disk, while LibreOffice needs
+/// gigabytes to lay it out (20,000 boxes went past 3 GB).
+fn hostile_deck(boxes: usize) -> Vec<u8> {
+    const NS: &str = r#"xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main""#;
+    const RELS: &str = "http://schemas.openxmlformats.org/package/2006/relationships";
+    const DOC: &str = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
+    let types = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/ppt/presentation.xml" ContentType="application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml"/><Override PartName="/ppt/slides/slide1.xml" ContentType="application/vnd.openxmlformats-officedocument.presentationml.slide+xml"/></Types>"#;
+    let root_rels = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{RELS}"><Relationship Id="rId1" Type="{DOC}/officeDocument" Target="ppt/presentation.xml"/></Relationships>"#
+    );
+    let presentation = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><p:presentation {NS}><p:sldIdLst><p:sldId id="256" r:id="rId1"/></p:sldIdLst><p:sldSz cx="9144000" cy="6858000"/><p:notesSz cx="6858000" cy="9144000"/></p:presentation>"#
+    );
+    let presentation_rels = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{RELS}"><Relationship Id="rId1" Type="{DOC}/slide" Target="slides/slide1.xml"/></Relationships>"#
+    );
+    let shapes: String = (0..boxes)
+        .map(|i| {
+            format!(
+                r#"<p:sp><p:nvSpPr><p:cNvPr id="{}" name="T{i}"/><p:cNvSpPr txBox="1"/><p:nvPr/></p:nvSpPr><p:spPr><a:xfrm><a:off x="{}" y="{}"/><a:ext cx="2000000" cy="400000"/></a:xfrm><a:prstGeom prst="rect"><a:avLst/></a:prstGeom></p:spPr><p:txBody><a:bodyPr/><a:p><a:r><a:rPr sz="1800"/><a:t>Box {i} hostile text</a:t></a:r></a:p></p:txBody></p:sp>"#,
+                i + 2,
+                (i * 7919) % 8_000_000,
+                (i * 104_729) % 6_000_000
+            )
+        })
+        .collect();
+    let slide = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><p:sld {NS}><p:cSld><p:spTree><p:nvGrpSpPr><p:cNvPr id="1" name=""/><p:cNvGrpSpPr/><p:nvPr/></p:nvGrpSpPr><p:grpSpPr/>{shapes}</p:spTree></p:cSld></p:sld>"#
+    );
+    zip_stored(&[
+        ("[Content_Types].xml", types.as_bytes().to_vec()),
+        ("_rels/.rels", root_rels.into_bytes()),
+        ("ppt/presentation.xml", presentation.into_bytes()),
+        (
+            "ppt/_rels/presentation.xml.rels",
+            presentation_rels.into_bytes(),
+        ),
+        ("ppt/slides/slide1.xml", slide.into_bytes()),
+    ])
+}
+
+/// Waits (bounded by `within`) until the asset has left CREATING.
+async fn settled(c: &Client, asset_id: &str, within: Duration) -> serde_json::Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let shown = c.show(asset_id).await;
+        if shown["asset_state"] != "CREATING" {
+            return shown;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "asset {asset_id} still CREATING after {within:?}: {shown}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_decks_end_failed_in_bounded_time_while_small_uploads_keep_flowing() {
+    if !assetd::media::runner::available(assetd::media::runner::Tool::Soffice) {
+        eprintln!("skipping: LibreOffice is not installed");
+        return;
+    }
+    // Two workers, as by default. A deck past its memory limit fails; one that somehow
+    // would not must still end within the job's total time.
+    let server = common::TestServer::spawn_with(|config| {
+        config.workers = 2;
+        config.tool_memory_mb = 1024;
+        config.job_timeout_secs = 300;
+    })
+    .await;
+    let c = &server.client;
+    let deck = hostile_deck(20_000);
+    let mut decks = Vec::new();
+    for name in ["hostile-1.pptx", "hostile-2.pptx"] {
+        let asset_id = c
+            .create_asset(&json!({"asset_name": name, "asset_type": "PPT",
+                                  "asset_extra_meta": {"ppt_meta": {"auto_analysis": true}}}))
+            .await;
+        c.upload(&asset_id, name, "MAIN", &deck).await;
+        decks.push(asset_id);
+    }
+    // Once a deck is converting, a small image must not wait for the decks.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let converting = c.show(&decks[0]).await["asset_extra_meta"]["ppt_meta"]
+            ["ppt_analysis_status"]
+            == "CONVERTING";
+        if converting {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the first deck never started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let image = c
+        .create_asset(&json!({"asset_name": "small", "asset_type": "IMAGE"}))
+        .await;
+    c.upload(&image, "small.png", "MAIN", &png(64, 48)).await;
+    let shown = settled(c, &image, Duration::from_secs(300)).await;
+    assert_eq!(shown["asset_state"], "ACTIVED", "{shown}");
+    for deck in &decks {
+        let state = c.show(deck).await["asset_state"].clone();
+        assert_eq!(
+            state, "CREATING",
+            "the image waited until a deck finished (deck {deck} is {state})"
+        );
+    }
+
+    for deck in &decks {
+        let shown = settled(c, deck, Duration::from_secs(900)).await;
+        assert_eq!(shown["asset_state"], "FAILED", "{shown}");
+        let reason = shown["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("deck"), "{reason}");
+        assert_eq!(
+            shown["asset_extra_meta"]["ppt_meta"]["ppt_analysis_status"], "FAILED",
+            "{shown}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_past_its_total_time_is_stopped_and_its_asset_failed() {
+    // A minute of 720p that is not web-ready: probing, a cover and a transcode together take
+    // far longer than one second on any machine.
+    let video = common::ffmpeg(
+        "-f lavfi -i testsrc2=size=1280x720:rate=25 -t 60 -c:v mpeg4 -q:v 20 -f matroska",
+        "mkv",
+    );
+    let server = common::TestServer::spawn_with(|config| config.job_timeout_secs = 1).await;
+    let c = &server.client;
+    let asset_id = c
+        .create_asset(&json!({"asset_name": "slow", "asset_type": "VIDEO"}))
+        .await;
+    c.upload(&asset_id, "slow.mkv", "MAIN", &video).await;
+    let shown = settled(c, &asset_id, Duration::from_secs(300)).await;
+    assert_eq!(shown["asset_state"], "FAILED", "{shown}");
+    let reason = shown["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("did not finish within 1 s"), "{reason}");
+    // The stopped job's tools and work directory went with it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !server.work_leftovers().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "left in work/: {:?}",
+            server.work_leftovers()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.stop().await;
+}

@@ -222,6 +222,36 @@ pub struct Write {
     pub jobs: Vec<NewJob>,
 }
 
+/// Which queue a job waits in. Workers take `Heavy` jobs only while they keep capacity for
+/// `Light` ones (see `jobs::spawn_workers`), so slow jobs cannot starve quick ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lane {
+    /// Quick work: images, audio, timers, webhook deliveries.
+    #[default]
+    Light,
+    /// Slow work: video transcodes, deck conversions.
+    Heavy,
+}
+
+impl Lane {
+    /// The stored spelling.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Lane::Light => "light",
+            Lane::Heavy => "heavy",
+        }
+    }
+
+    /// Parses the stored spelling; anything unknown is light.
+    pub fn parse(s: &str) -> Self {
+        if s == "heavy" {
+            Lane::Heavy
+        } else {
+            Lane::Light
+        }
+    }
+}
+
 /// A job to enqueue.
 #[derive(Debug, Clone)]
 pub struct NewJob {
@@ -235,6 +265,15 @@ pub struct NewJob {
     pub run_after: OffsetDateTime,
     /// Attempts before the job fails for good.
     pub max_attempts: i32,
+    /// The queue it waits in.
+    pub lane: Lane,
+}
+
+impl NewJob {
+    /// The same job, waiting in `lane`.
+    pub fn in_lane(self, lane: Lane) -> Self {
+        Self { lane, ..self }
+    }
 }
 
 /// A claimed job.
@@ -252,6 +291,8 @@ pub struct JobRecord {
     pub max_attempts: i32,
     /// Error of the previous attempt.
     pub last_error: Option<String>,
+    /// The queue it waited in.
+    pub lane: Lane,
 }
 
 /// How a job attempt ended.
@@ -460,12 +501,14 @@ pub trait Catalog: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<FileRecord>, CatalogError>;
 
-    /// Claims the next due job (or one whose lease expired) for `worker` until `lease_until`.
+    /// Claims the next due job (or one whose lease expired) in one of `lanes` for `worker`
+    /// until `lease_until`; oldest `run_after` first across those lanes.
     async fn claim_job(
         &self,
         worker: &str,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
+        lanes: &[Lane],
     ) -> Result<Option<JobRecord>, CatalogError>;
     /// Extends a claimed job's lease; `false` when the worker no longer holds it.
     async fn heartbeat_job(

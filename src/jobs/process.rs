@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use super::review::{self, Verdict};
 use super::{JobContext, JobFailure};
 use crate::blobs::BlobKey;
-use crate::catalog::{Asset, CatalogError, Derived, FileRecord, Write};
+use crate::catalog::{Asset, CatalogError, Derived, FileRecord, Lane, Write};
 use crate::media::image as img;
 use crate::media::probe::{self, Probe, WebLimits};
 use crate::media::runner::{JobDir, ToolError};
@@ -183,6 +183,15 @@ pub fn activate(asset: &mut Asset) {
             asset.state_before_block = Some(AssetState::Actived);
         }
         _ => {}
+    }
+}
+
+/// The queue a MAIN file of `asset_type` is processed in: transcodes and deck conversions
+/// take minutes, the rest seconds.
+pub fn lane(asset_type: AssetType) -> Lane {
+    match asset_type {
+        AssetType::Video | AssetType::Ppt => Lane::Heavy,
+        _ => Lane::Light,
     }
 }
 

@@ -185,6 +185,16 @@ pub enum ToolError {
         /// The end of its stderr, which usually names the problem.
         stderr_tail: String,
     },
+    /// The tool went over one of its resource limits ([`ToolLimits`]) and was stopped.
+    #[error(
+        "{tool} was stopped: it needed more than {limit}; the input is too complex or hostile"
+    )]
+    OverLimit {
+        /// The tool.
+        tool: Tool,
+        /// Which limit, e.g. "600 s of CPU time".
+        limit: String,
+    },
     /// The tool wrote more to stdout than [`MAX_STDOUT_BYTES`].
     #[error("{tool} wrote more than {limit} bytes to stdout; its output was not kept")]
     OutputTooLarge {
@@ -240,6 +250,7 @@ impl ToolError {
             Self::Failed { .. }
             | Self::TimedOut { .. }
             | Self::OutputTooLarge { .. }
+            | Self::OverLimit { .. }
             | Self::NoOutput { .. }
             | Self::NotLocalFile(_) => true,
             Self::Missing(_) | Self::Io { .. } => false,
@@ -269,11 +280,44 @@ pub fn output_path_arg(path: &Path) -> Result<OsString, ToolError> {
     }
 }
 
+/// Resource limits of every tool run, set with `setrlimit` in the child before it executes
+/// and inherited by whatever it starts (LibreOffice's `soffice.bin`). `None` leaves a limit
+/// as the server has it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ToolLimits {
+    /// Address space of each process (`RLIMIT_AS`), in bytes: allocations beyond it fail.
+    pub memory_bytes: Option<u64>,
+    /// CPU time of each process (`RLIMIT_CPU`), in seconds: SIGKILL.
+    pub cpu_secs: Option<u64>,
+    /// Size of any file a tool writes (`RLIMIT_FSIZE`), in bytes: SIGXFSZ.
+    pub output_bytes: Option<u64>,
+}
+
+impl ToolLimits {
+    /// What a tool that died of `signal` ran into, if the signal is how a limit stops it.
+    fn exceeded_by(&self, signal: i32) -> Option<String> {
+        match signal {
+            // The CPU limit's soft and hard values are equal, so the kernel sends SIGKILL
+            // (tools like ffmpeg catch SIGXCPU and exit like any failure). Our own kills
+            // come with a timeout, which is reported before the exit status is looked at.
+            libc::SIGKILL | libc::SIGXCPU => Some(format!("{} s of CPU time", self.cpu_secs?)),
+            libc::SIGXFSZ => Some(format!(
+                "{} MiB of output in one file",
+                self.output_bytes.unwrap_or(0) / MIB
+            )),
+            _ => None,
+        }
+    }
+}
+
+const MIB: u64 = 1024 * 1024;
+
 /// Runs external tools, at most `max_concurrent` at a time. Cheap to clone.
 #[derive(Clone)]
 pub struct Runner {
     permits: Arc<Semaphore>,
     max_concurrent: usize,
+    limits: ToolLimits,
 }
 
 impl fmt::Debug for Runner {
@@ -292,7 +336,13 @@ impl Runner {
         Runner {
             permits: Arc::new(Semaphore::new(max_concurrent)),
             max_concurrent,
+            limits: ToolLimits::default(),
         }
+    }
+
+    /// The same runner with every tool run bounded by `limits`.
+    pub fn with_limits(self, limits: ToolLimits) -> Self {
+        Runner { limits, ..self }
     }
 
     /// How many tools may run at once.
@@ -343,6 +393,8 @@ impl Runner {
         cmd.process_group(0);
         #[cfg(target_os = "linux")]
         die_with_parent(&mut cmd);
+        #[cfg(unix)]
+        apply_limits(&mut cmd, self.limits);
 
         let started = Instant::now();
         let mut child = cmd.spawn().map_err(|source| match source.kind() {
@@ -397,6 +449,12 @@ impl Runner {
             "tool finished"
         );
 
+        #[cfg(unix)]
+        if let Some(limit) = std::os::unix::process::ExitStatusExt::signal(&status)
+            .and_then(|signal| self.limits.exceeded_by(signal))
+        {
+            return Err(ToolError::OverLimit { tool, limit });
+        }
         if !status.success() {
             return Err(ToolError::Failed {
                 tool,
@@ -435,6 +493,56 @@ fn die_with_parent(cmd: &mut Command) {
             // The server may have died before the request took effect.
             if u32::try_from(libc::getppid()).ok() != Some(parent) {
                 return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Sets `limits` in the child between fork and exec (see [`ToolLimits`]).
+#[cfg(unix)]
+fn apply_limits(cmd: &mut Command, limits: ToolLimits) {
+    if limits == ToolLimits::default() {
+        return;
+    }
+    let to_rlim = |v: u64| libc::rlim_t::try_from(v).unwrap_or(libc::RLIM_INFINITY);
+    let settings = [
+        (
+            libc::RLIMIT_AS,
+            limits.memory_bytes.map(|v| (to_rlim(v), to_rlim(v))),
+        ),
+        (
+            libc::RLIMIT_CPU,
+            limits.cpu_secs.map(|v| (to_rlim(v), to_rlim(v))),
+        ),
+        (
+            libc::RLIMIT_FSIZE,
+            limits.output_bytes.map(|v| (to_rlim(v), to_rlim(v))),
+        ),
+    ];
+    // SAFETY: the closure runs in the child between fork and exec. It only calls
+    // getrlimit(2) and setrlimit(2), which are async-signal-safe, on a copy of the array above, and allocates
+    // nothing, not even on its error path.
+    unsafe {
+        cmd.pre_exec(move || {
+            for (resource, value) in settings {
+                if let Some((soft, hard)) = value {
+                    // Never above the server's own hard limit: raising it would be refused.
+                    let mut current = libc::rlimit {
+                        rlim_cur: 0,
+                        rlim_max: 0,
+                    };
+                    if libc::getrlimit(resource, &mut current) == -1 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    let limit = libc::rlimit {
+                        rlim_cur: soft.min(current.rlim_max),
+                        rlim_max: hard.min(current.rlim_max),
+                    };
+                    if libc::setrlimit(resource, &limit) == -1 {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
             }
             Ok(())
         });
@@ -985,6 +1093,115 @@ mod tests {
         other.kill().unwrap();
         other.wait().unwrap();
         std::fs::remove_dir_all(&parent).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_tool_over_its_cpu_time_is_stopped_with_a_reason() {
+        if !ffmpeg_installed() {
+            return;
+        }
+        let job = scratch();
+        let runner = Runner::new(1).with_limits(ToolLimits {
+            cpu_secs: Some(1),
+            ..ToolLimits::default()
+        });
+        // Generates and encodes frames as fast as it can, forever.
+        let args = [
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720",
+            "-c:v",
+            "mpeg4",
+            "-f",
+            "null",
+            "-",
+        ];
+        let err = runner
+            .run(Tool::Ffmpeg, &args, job.path(), Duration::from_secs(300))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, ToolError::OverLimit { tool: Tool::Ffmpeg, limit } if limit == "1 s of CPU time"),
+            "{err:?}"
+        );
+        assert!(err.is_permanent());
+    }
+
+    #[tokio::test]
+    async fn a_tool_writing_past_the_output_limit_is_stopped_with_a_reason() {
+        if !ffmpeg_installed() {
+            return;
+        }
+        let job = scratch();
+        let runner = Runner::new(1).with_limits(ToolLimits {
+            output_bytes: Some(MIB),
+            ..ToolLimits::default()
+        });
+        let out = job.file("huge.raw");
+        let out = out.to_str().unwrap();
+        let args = [
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x480",
+            "-frames:v",
+            "100",
+            "-f",
+            "rawvideo",
+            "-y",
+            out,
+        ];
+        let err = runner
+            .run(Tool::Ffmpeg, &args, job.path(), Duration::from_secs(300))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, ToolError::OverLimit { limit, .. } if limit == "1 MiB of output in one file"),
+            "{err:?}"
+        );
+        assert!(std::fs::metadata(out).unwrap().len() <= MIB);
+    }
+
+    #[tokio::test]
+    async fn a_tool_over_its_memory_limit_fails_instead_of_growing() {
+        if !ffmpeg_installed() {
+            return;
+        }
+        let job = scratch();
+        // One 8192×8192 RGBA frame alone is 256 MiB.
+        let args = [
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=red:size=8192x8192",
+            "-frames:v",
+            "1",
+            "-pix_fmt",
+            "rgba",
+            "-f",
+            "rawvideo",
+            "-",
+        ];
+        let limited = Runner::new(1).with_limits(ToolLimits {
+            memory_bytes: Some(192 * MIB),
+            ..ToolLimits::default()
+        });
+        let err = limited
+            .run(Tool::Ffmpeg, &args, job.path(), Duration::from_secs(300))
+            .await
+            .unwrap_err();
+        assert!(err.is_permanent(), "{err:?}");
+        assert!(!matches!(err, ToolError::TimedOut { .. }), "{err:?}");
     }
 
     #[tokio::test]

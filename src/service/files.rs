@@ -737,7 +737,8 @@ impl Files {
                                     asset_id: asset.asset_id.clone(),
                                     file_id: file.file_id.clone(),
                                 }
-                                .to_new(self.job_attempts),
+                                .to_new(self.job_attempts)
+                                .in_lane(crate::jobs::process::lane(asset.asset_type)),
                             );
                         }
                         write.assets.push(asset.clone());
