@@ -224,7 +224,7 @@ async fn schedule_upload_sweeps(app: App) {
     let mut tick = tokio::time::interval(period);
     loop {
         tick.tick().await;
-        let job = crate::jobs::Job::SweepUploads.to_new(app.config.job_max_attempts);
+        let job = crate::catalog::Job::SweepUploads.to_new(app.config.job_max_attempts);
         let write = crate::catalog::Write {
             jobs: vec![job],
             ..crate::catalog::Write::default()

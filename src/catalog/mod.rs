@@ -5,7 +5,9 @@
 //! Writes use optimistic concurrency: every asset and file carries a `version`, and
 //! [`Catalog::apply`] commits a [`Write`] atomically only if every version still matches.
 
+mod job;
 pub mod sqlite;
+mod update;
 
 use std::sync::Arc;
 
@@ -19,6 +21,8 @@ use crate::model::{
     AssetExtraMeta, AssetSharedConfig, AssetState, AssetType, AutoOperationConfig, FailType,
     FileCategory, FileState, ReviewConfig, SupportedService, SystemProperty, TranscodingStatus,
 };
+pub use job::Job;
+pub use update::Change;
 
 /// Failures of the storage layer itself.
 #[derive(Debug, thiserror::Error)]
@@ -193,6 +197,18 @@ pub struct FileRecord {
     pub version: i64,
 }
 
+impl FileRecord {
+    /// Whether this file is an output of processing the MAIN file `main_file_id`. Outputs
+    /// are named `{main_file_id}-{suffix}`, so they go with their MAIN file when it is deleted.
+    pub fn made_from(&self, main_file_id: &str) -> bool {
+        self.derived.is_some()
+            && self
+                .file_id
+                .strip_prefix(main_file_id)
+                .is_some_and(|rest| rest.starts_with('-'))
+    }
+}
+
 /// What a server-generated file is.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -239,6 +255,15 @@ impl Lane {
         match self {
             Lane::Light => "light",
             Lane::Heavy => "heavy",
+        }
+    }
+
+    /// The lane a MAIN file of `asset_type` is processed in: transcodes and deck conversions
+    /// take minutes, the rest seconds.
+    pub fn for_main_file(asset_type: AssetType) -> Self {
+        match asset_type {
+            AssetType::Video | AssetType::Ppt => Lane::Heavy,
+            _ => Lane::Light,
         }
     }
 

@@ -13,12 +13,10 @@ use time::OffsetDateTime;
 
 use super::{JobContext, JobFailure};
 use crate::blobs::BlobKey;
-use crate::catalog::{Asset, CatalogError, Write};
+use crate::catalog::{Asset, CatalogError, Change, Write};
 use crate::model::{AssetSharedConfig, AssetState, AutoOperation, FileState, SharedType};
 use crate::service::state::{self, States, Transition};
 use crate::service::timers::{timers_for, TimerSettings};
-
-const WRITE_ATTEMPTS: usize = 8;
 
 /// Timer settings from the configuration.
 pub fn timer_settings(ctx: &JobContext) -> TimerSettings {
@@ -35,39 +33,42 @@ pub fn timer_settings(ctx: &JobContext) -> TimerSettings {
 pub(super) async fn change_asset(
     ctx: &JobContext,
     asset_id: &str,
-    change: impl Fn(&mut Asset) -> bool,
+    change: impl Fn(&mut Asset) -> bool + Sync,
 ) -> Result<(), JobFailure> {
-    for _ in 0..WRITE_ATTEMPTS {
-        let Some(before) = ctx.catalog.asset(asset_id).await? else {
-            return Ok(());
-        };
-        let mut after = before.clone();
-        if !change(&mut after) {
-            return Ok(());
-        }
-        after.update_time = OffsetDateTime::now_utc();
-        let jobs = timers_for(Some(&before), &after, timer_settings(ctx));
-        let queued = !jobs.is_empty();
-        match ctx
-            .catalog
-            .apply(Write {
-                assets: vec![after],
-                jobs,
-                ..Write::default()
-            })
-            .await
-        {
-            Ok(()) => {
-                if queued {
-                    ctx.wake.notify_waiters();
+    let change = &change;
+    let queued = ctx
+        .catalog
+        .update(
+            || async move {
+                let Some(before) = ctx.catalog.asset(asset_id).await? else {
+                    return Ok(Change::Keep(false));
+                };
+                let mut after = before.clone();
+                if !change(&mut after) {
+                    return Ok(Change::Keep(false));
                 }
-                return Ok(());
-            }
-            Err(CatalogError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
+                after.update_time = OffsetDateTime::now_utc();
+                let jobs = timers_for(Some(&before), &after, timer_settings(ctx));
+                let queued = !jobs.is_empty();
+                let write = Write {
+                    assets: vec![after],
+                    jobs,
+                    ..Write::default()
+                };
+                Ok(Change::Commit(write, queued))
+            },
+            busy,
+        )
+        .await?;
+    if queued {
+        ctx.wake.notify_waiters();
     }
-    Err(JobFailure::Retryable("asset kept changing".into()))
+    Ok(())
+}
+
+/// The failure of a job whose records kept changing under it: worth another try later.
+pub(super) fn busy() -> JobFailure {
+    JobFailure::Retryable("asset kept changing".into())
 }
 
 fn transition(asset: &mut Asset, t: Transition) -> bool {

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use super::review::{self, Verdict};
 use super::{JobContext, JobFailure};
 use crate::blobs::BlobKey;
-use crate::catalog::{Asset, CatalogError, Derived, FileRecord, Lane, Write};
+use crate::catalog::{Asset, Change, Derived, FileRecord, Write};
 use crate::media::image as img;
 use crate::media::probe::{self, Probe, WebLimits};
 use crate::media::runner::{JobDir, ToolError};
@@ -22,12 +22,12 @@ use crate::model::{
     AssetExtraMeta, AssetState, AssetType, ErrorInfo, FailType, FileCategory, FileState,
     PptAnalysisStatus, PptAssetMeta, PptPageInfo, TranscodingStatus,
 };
+use crate::service::state::{activate, reject};
 
 /// Pages rendered from a deck at most (seed: "only the first 50 pages will be converted").
 pub const MAX_PAGES: u32 = 50;
 /// Longest `page_content` kept, in characters.
 const MAX_PAGE_TEXT: usize = 2048;
-const WRITE_ATTEMPTS: usize = 8;
 
 fn permanent(code: &'static str, reason: impl Into<String>) -> JobFailure {
     JobFailure::Permanent {
@@ -86,16 +86,6 @@ fn derived_record(
     }
 }
 
-/// Whether `file` is an output of processing the MAIN file `main_file_id`: outputs carry the
-/// MAIN file's id and a suffix, so they go with it when it is deleted.
-pub fn made_from(file: &FileRecord, main_file_id: &str) -> bool {
-    file.derived.is_some()
-        && file
-            .file_id
-            .strip_prefix(main_file_id)
-            .is_some_and(|rest| rest.starts_with('-'))
-}
-
 fn stem(name: &str) -> &str {
     name.rsplit_once('.').map_or(name, |(s, _)| s)
 }
@@ -134,7 +124,7 @@ async fn load(
 async fn update_asset(
     ctx: &JobContext,
     asset_id: &str,
-    change: impl Fn(&mut Asset),
+    change: impl Fn(&mut Asset) + Sync,
 ) -> Result<(), JobFailure> {
     super::governance::change_asset(ctx, asset_id, |asset| {
         change(asset);
@@ -148,51 +138,6 @@ fn deleted(asset: &Asset) -> bool {
         asset.asset_state,
         AssetState::Deleting | AssetState::Deleted
     )
-}
-
-/// Fails an asset whose MAIN file review rejected.
-pub fn reject(asset: &mut Asset, fail_type: FailType, reason: &str) {
-    let message = format!("review rejected the main file: {reason}");
-    match asset.asset_state {
-        AssetState::Creating | AssetState::Failed => {
-            asset.asset_state = AssetState::Failed;
-            asset.fail_type = Some(fail_type);
-            asset.reason = Some(message);
-        }
-        AssetState::Deleting if asset.state_before_delete == Some(AssetState::Creating) => {
-            asset.state_before_delete = Some(AssetState::Failed);
-            asset.fail_type = Some(fail_type);
-            asset.reason = Some(message);
-        }
-        _ => {}
-    }
-}
-
-/// The state an asset whose MAIN file passed processing and review should have.
-pub fn activate(asset: &mut Asset) {
-    match asset.asset_state {
-        AssetState::Creating | AssetState::Failed => {
-            asset.asset_state = AssetState::Actived;
-            asset.reason = None;
-            asset.fail_type = None;
-        }
-        AssetState::Deleting if asset.state_before_delete == Some(AssetState::Creating) => {
-            asset.state_before_delete = Some(AssetState::Actived);
-        }
-        AssetState::Block if asset.state_before_block == Some(AssetState::Creating) => {
-            asset.state_before_block = Some(AssetState::Actived);
-        }
-        _ => {}
-    }
-}
-
-/// The queue a MAIN file of `asset_type` is processed in: transcodes and deck conversions
-/// take minutes, the rest seconds.
-pub fn lane(asset_type: AssetType) -> Lane {
-    match asset_type {
-        AssetType::Video | AssetType::Ppt => Lane::Heavy,
-        _ => Lane::Light,
-    }
 }
 
 /// Runs the whole pipeline for one MAIN file.
@@ -445,25 +390,22 @@ async fn set_transcoding(
             .video_transcoding_status = Some(status);
     })
     .await?;
-    for _ in 0..WRITE_ATTEMPTS {
-        let Some(mut file) = ctx.catalog.file(file_id).await? else {
-            return Ok(());
-        };
-        file.video_transcoding_status = Some(status);
-        match ctx
-            .catalog
-            .apply(Write {
-                files: vec![file],
-                ..Write::default()
-            })
-            .await
-        {
-            Ok(()) => return Ok(()),
-            Err(CatalogError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(JobFailure::Retryable("file kept changing".into()))
+    ctx.catalog
+        .update(
+            || async move {
+                let Some(mut file) = ctx.catalog.file(file_id).await? else {
+                    return Ok(Change::Keep(()));
+                };
+                file.video_transcoding_status = Some(status);
+                let write = Write {
+                    files: vec![file],
+                    ..Write::default()
+                };
+                Ok(Change::Commit(write, ()))
+            },
+            || JobFailure::Retryable("file kept changing".into()),
+        )
+        .await
 }
 
 fn set_ppt(asset: &mut Asset, change: impl FnOnce(&mut PptAssetMeta)) {
@@ -582,85 +524,90 @@ async fn commit(
     out: Processed,
     verdict: Verdict,
 ) -> Result<(), JobFailure> {
-    for _ in 0..WRITE_ATTEMPTS {
-        let Some((mut asset, mut file)) = load(ctx, asset_id, file_id).await? else {
-            return Ok(());
-        };
-        if file.state != FileState::Uploaded {
-            if matches!(file.state, FileState::Deleting | FileState::Deleted) {
-                // The MAIN file went while it was processed: nothing will point at the
-                // outputs just stored.
-                for made in &out.derived {
-                    ctx.blobs
-                        .delete(&BlobKey::File(made.file_id.clone()))
-                        .await
-                        .ok();
-                }
-            }
-            return Ok(());
-        }
-        let now = OffsetDateTime::now_utc();
-        let patch = AssetExtraMeta {
-            image_meta: out.meta.image_meta.clone(),
-            video_meta: out.meta.video_meta.clone(),
-            audio_meta: out.meta.audio_meta.clone(),
-            ppt_meta: out.meta.ppt_meta.clone(),
-            ..AssetExtraMeta::default()
-        };
-        asset.asset_extra_meta.merge(patch);
-        asset.asset_extra_meta =
-            std::mem::take(&mut asset.asset_extra_meta).for_type(asset.asset_type);
-        if deleted(&asset) {
-            if let Some(meta) = asset.asset_extra_meta.ppt_meta.as_mut() {
-                if meta.ppt_analysis_status.is_some() {
-                    meta.ppt_analysis_status = Some(PptAnalysisStatus::Canceled);
-                }
+    let attempt = || settle(ctx, asset_id, file_id, &out, &verdict);
+    if ctx.catalog.update(attempt, super::governance::busy).await? {
+        tracing::info!(asset.id = %asset_id, file.id = %file_id, derived = out.derived.len(), "main file processed");
+    }
+    Ok(())
+}
+
+/// One attempt of [`commit`] on fresh records; `Keep(false)` when the MAIN file is no longer
+/// waiting for its results.
+async fn settle(
+    ctx: &JobContext,
+    asset_id: &str,
+    file_id: &str,
+    out: &Processed,
+    verdict: &Verdict,
+) -> Result<Change<bool>, JobFailure> {
+    let Some((mut asset, mut file)) = load(ctx, asset_id, file_id).await? else {
+        return Ok(Change::Keep(false));
+    };
+    if file.state != FileState::Uploaded {
+        if matches!(file.state, FileState::Deleting | FileState::Deleted) {
+            // The MAIN file went while it was processed: nothing will point at the
+            // outputs just stored.
+            for made in &out.derived {
+                ctx.blobs
+                    .delete(&BlobKey::File(made.file_id.clone()))
+                    .await
+                    .ok();
             }
         }
-        match &verdict {
-            Verdict::Pass => {
-                activate(&mut asset);
-                file.state = FileState::Created;
+        return Ok(Change::Keep(false));
+    }
+    let now = OffsetDateTime::now_utc();
+    let patch = AssetExtraMeta {
+        image_meta: out.meta.image_meta.clone(),
+        video_meta: out.meta.video_meta.clone(),
+        audio_meta: out.meta.audio_meta.clone(),
+        ppt_meta: out.meta.ppt_meta.clone(),
+        ..AssetExtraMeta::default()
+    };
+    asset.asset_extra_meta.merge(patch);
+    asset.asset_extra_meta = std::mem::take(&mut asset.asset_extra_meta).for_type(asset.asset_type);
+    if deleted(&asset) {
+        if let Some(meta) = asset.asset_extra_meta.ppt_meta.as_mut() {
+            if meta.ppt_analysis_status.is_some() {
+                meta.ppt_analysis_status = Some(PptAnalysisStatus::Canceled);
             }
-            Verdict::Manual(reason) => {
-                file.state = FileState::Review;
-                file.reason = Some(format!("waiting for manual review: {reason}"));
-            }
-            Verdict::Reject(reason) => {
-                file.state = FileState::Failed;
-                file.reason = Some(reason.clone());
-                reject(&mut asset, FailType::AutomaticReviewReject, reason);
-            }
-        }
-        asset.update_time = now;
-        file.video_transcoding_status = out.transcoding;
-        file.update_time = now;
-        let known: Vec<FileRecord> = ctx.catalog.files_of(&[asset_id.to_owned()]).await?;
-        let mut write = Write {
-            assets: vec![asset],
-            files: vec![file],
-            ..Write::default()
-        };
-        for derived in &out.derived {
-            match known.iter().find(|f| f.file_id == derived.file_id) {
-                Some(existing) => {
-                    let mut updated = derived.clone();
-                    updated.version = existing.version;
-                    write.files.push(updated);
-                }
-                None => write.new_files.push(derived.clone()),
-            }
-        }
-        match ctx.catalog.apply(write).await {
-            Ok(()) => {
-                tracing::info!(asset.id = %asset_id, file.id = %file_id, derived = out.derived.len(), "main file processed");
-                return Ok(());
-            }
-            Err(CatalogError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
         }
     }
-    Err(JobFailure::Retryable("asset kept changing".into()))
+    match verdict {
+        Verdict::Pass => {
+            activate(&mut asset);
+            file.state = FileState::Created;
+        }
+        Verdict::Manual(reason) => {
+            file.state = FileState::Review;
+            file.reason = Some(format!("waiting for manual review: {reason}"));
+        }
+        Verdict::Reject(reason) => {
+            file.state = FileState::Failed;
+            file.reason = Some(reason.clone());
+            reject(&mut asset, FailType::AutomaticReviewReject, reason);
+        }
+    }
+    asset.update_time = now;
+    file.video_transcoding_status = out.transcoding;
+    file.update_time = now;
+    let known: Vec<FileRecord> = ctx.catalog.files_of(&[asset_id.to_owned()]).await?;
+    let mut write = Write {
+        assets: vec![asset],
+        files: vec![file],
+        ..Write::default()
+    };
+    for derived in &out.derived {
+        match known.iter().find(|f| f.file_id == derived.file_id) {
+            Some(existing) => {
+                let mut updated = derived.clone();
+                updated.version = existing.version;
+                write.files.push(updated);
+            }
+            None => write.new_files.push(derived.clone()),
+        }
+    }
+    Ok(Change::Commit(write, true))
 }
 
 /// Marks the MAIN file and its asset FAILED after the job gave up.
@@ -670,66 +617,67 @@ pub async fn fail_main_file(
     file_id: &str,
     reason: &str,
 ) -> Result<(), JobFailure> {
-    for _ in 0..WRITE_ATTEMPTS {
-        let Some((mut asset, mut file)) = load(ctx, asset_id, file_id).await? else {
-            return Ok(());
-        };
-        if file.state != FileState::Uploaded {
-            return Ok(());
+    let attempt = || fail_attempt(ctx, asset_id, file_id, reason);
+    ctx.catalog.update(attempt, super::governance::busy).await
+}
+
+/// One attempt of [`fail_main_file`] on fresh records.
+async fn fail_attempt(
+    ctx: &JobContext,
+    asset_id: &str,
+    file_id: &str,
+    reason: &str,
+) -> Result<Change<()>, JobFailure> {
+    let Some((mut asset, mut file)) = load(ctx, asset_id, file_id).await? else {
+        return Ok(Change::Keep(()));
+    };
+    if file.state != FileState::Uploaded {
+        return Ok(Change::Keep(()));
+    }
+    let now = OffsetDateTime::now_utc();
+    file.state = FileState::Failed;
+    file.reason = Some(reason.to_owned());
+    file.update_time = now;
+    if file.video_transcoding_status.is_some() {
+        file.video_transcoding_status = Some(TranscodingStatus::Failed);
+    }
+    let message = format!("main file {}: {reason}", file.file_name);
+    match asset.asset_state {
+        AssetState::Creating => {
+            asset.asset_state = AssetState::Failed;
+            asset.reason = Some(message);
         }
-        let now = OffsetDateTime::now_utc();
-        file.state = FileState::Failed;
-        file.reason = Some(reason.to_owned());
-        file.update_time = now;
-        if file.video_transcoding_status.is_some() {
-            file.video_transcoding_status = Some(TranscodingStatus::Failed);
+        AssetState::Deleting if asset.state_before_delete == Some(AssetState::Creating) => {
+            asset.state_before_delete = Some(AssetState::Failed);
+            asset.reason = Some(message);
         }
-        let message = format!("main file {}: {reason}", file.file_name);
-        match asset.asset_state {
-            AssetState::Creating => {
-                asset.asset_state = AssetState::Failed;
-                asset.reason = Some(message);
-            }
-            AssetState::Deleting if asset.state_before_delete == Some(AssetState::Creating) => {
-                asset.state_before_delete = Some(AssetState::Failed);
-                asset.reason = Some(message);
-            }
-            _ => {}
-        }
-        let error = ErrorInfo {
-            error_code: Some("MSS.10002001".into()),
-            error_msg: Some(reason.to_owned()),
-        };
-        let gone = deleted(&asset);
-        if let Some(meta) = asset.asset_extra_meta.ppt_meta.as_mut() {
-            if meta.ppt_analysis_status.is_some() {
-                meta.ppt_analysis_status = Some(if gone {
-                    PptAnalysisStatus::Canceled
-                } else {
-                    PptAnalysisStatus::Failed
-                });
-                meta.error_info = Some(error.clone());
-            }
-        }
-        if let Some(meta) = asset.asset_extra_meta.video_meta.as_mut() {
-            if meta.video_transcoding_status.is_some() {
-                meta.video_transcoding_status = Some(TranscodingStatus::Failed);
-            }
-        }
-        asset.update_time = now;
-        match ctx
-            .catalog
-            .apply(Write {
-                assets: vec![asset],
-                files: vec![file],
-                ..Write::default()
-            })
-            .await
-        {
-            Ok(()) => return Ok(()),
-            Err(CatalogError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
+        _ => {}
+    }
+    let error = ErrorInfo {
+        error_code: Some("MSS.10002001".into()),
+        error_msg: Some(reason.to_owned()),
+    };
+    let gone = deleted(&asset);
+    if let Some(meta) = asset.asset_extra_meta.ppt_meta.as_mut() {
+        if meta.ppt_analysis_status.is_some() {
+            meta.ppt_analysis_status = Some(if gone {
+                PptAnalysisStatus::Canceled
+            } else {
+                PptAnalysisStatus::Failed
+            });
+            meta.error_info = Some(error.clone());
         }
     }
-    Err(JobFailure::Retryable("asset kept changing".into()))
+    if let Some(meta) = asset.asset_extra_meta.video_meta.as_mut() {
+        if meta.video_transcoding_status.is_some() {
+            meta.video_transcoding_status = Some(TranscodingStatus::Failed);
+        }
+    }
+    asset.update_time = now;
+    let write = Write {
+        assets: vec![asset],
+        files: vec![file],
+        ..Write::default()
+    };
+    Ok(Change::Commit(write, ()))
 }

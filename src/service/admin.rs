@@ -8,13 +8,10 @@ use time::OffsetDateTime;
 
 use super::auth::Caller;
 use super::links::Links;
-use super::state::{self, StateConflict, States, Transition};
-use crate::catalog::{Asset, Catalog, CatalogError, FileRecord, Write};
+use super::state::{self, activate, reject, StateConflict, States, Transition};
+use crate::catalog::{Asset, Catalog, CatalogError, Change, FileRecord, Write};
 use crate::error::Code;
-use crate::jobs::process::{activate, reject};
 use crate::model::{FailType, FileState, ValidationError};
-
-const WRITE_ATTEMPTS: usize = 8;
 
 /// Why an admin operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -138,47 +135,44 @@ impl Admin {
         if !approve {
             check_text("reason", &reason, 1024)?;
         }
-        for _ in 0..WRITE_ATTEMPTS {
-            let not_queued = || AdminError::NotInReview(file_id.to_owned());
-            let mut file = self.catalog.file(file_id).await?.ok_or_else(not_queued)?;
-            if file.state != FileState::Review {
-                return Err(not_queued());
-            }
-            let mut asset = self
-                .catalog
-                .asset(&file.asset_id)
-                .await?
-                .ok_or_else(not_queued)?;
-            let now = OffsetDateTime::now_utc();
-            if approve {
-                file.state = FileState::Created;
-                file.reason = None;
-                activate(&mut asset);
-            } else {
-                file.state = FileState::Failed;
-                file.reason = Some(reason.clone());
-                reject(&mut asset, FailType::ManualReviewReject, &reason);
-            }
-            file.update_time = now;
-            asset.update_time = now;
-            match self
-                .catalog
-                .apply(Write {
-                    assets: vec![asset],
-                    files: vec![file],
-                    ..Write::default()
-                })
-                .await
-            {
-                Ok(()) => {
-                    tracing::info!(file.id = %file_id, approve, "manual review decided");
-                    return Ok(());
-                }
-                Err(CatalogError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(AdminError::Busy(file_id.to_owned()))
+        let reason = &reason;
+        let not_queued = || AdminError::NotInReview(file_id.to_owned());
+        self.catalog
+            .update(
+                || async move {
+                    let mut file = self.catalog.file(file_id).await?.ok_or_else(not_queued)?;
+                    if file.state != FileState::Review {
+                        return Err(not_queued());
+                    }
+                    let mut asset = self
+                        .catalog
+                        .asset(&file.asset_id)
+                        .await?
+                        .ok_or_else(not_queued)?;
+                    let now = OffsetDateTime::now_utc();
+                    if approve {
+                        file.state = FileState::Created;
+                        file.reason = None;
+                        activate(&mut asset);
+                    } else {
+                        file.state = FileState::Failed;
+                        file.reason = Some(reason.clone());
+                        reject(&mut asset, FailType::ManualReviewReject, reason);
+                    }
+                    file.update_time = now;
+                    asset.update_time = now;
+                    let write = Write {
+                        assets: vec![asset],
+                        files: vec![file],
+                        ..Write::default()
+                    };
+                    Ok(Change::Commit(write, ()))
+                },
+                || AdminError::Busy(file_id.to_owned()),
+            )
+            .await?;
+        tracing::info!(file.id = %file_id, approve, "manual review decided");
+        Ok(())
     }
 
     /// Projects whose `review_config.no_need_review` is honoured.
@@ -215,53 +209,51 @@ impl Admin {
         if let Some(text) = &reason {
             check_text("reason", text, 1024)?;
         }
-        for _ in 0..WRITE_ATTEMPTS {
-            let mut asset = self
-                .catalog
-                .asset(asset_id)
-                .await?
-                .ok_or_else(|| AdminError::AssetNotFound(asset_id.to_owned()))?;
-            let current = States {
-                state: asset.asset_state,
-                before_delete: asset.state_before_delete,
-                before_block: asset.state_before_block,
-            };
-            let next = state::apply(
-                current,
-                if block {
-                    Transition::Block
-                } else {
-                    Transition::Unblock
-                },
-            )?;
-            asset.asset_state = next.state;
-            asset.state_before_delete = next.before_delete;
-            asset.state_before_block = next.before_block;
-            if block {
-                asset.block_reason_code =
-                    Some(block_reason_code.clone().unwrap_or_else(|| "ADMIN".into()));
-            } else {
-                asset.block_reason_code = None;
-            }
-            asset.reason = reason.clone();
-            asset.update_time = OffsetDateTime::now_utc();
-            match self
-                .catalog
-                .apply(Write {
-                    assets: vec![asset.clone()],
-                    ..Write::default()
-                })
-                .await
-            {
-                Ok(()) => {
+        let (block_reason_code, reason) = (&block_reason_code, &reason);
+        let asset = self
+            .catalog
+            .update(
+                || async move {
+                    let mut asset = self
+                        .catalog
+                        .asset(asset_id)
+                        .await?
+                        .ok_or_else(|| AdminError::AssetNotFound(asset_id.to_owned()))?;
+                    let current = States {
+                        state: asset.asset_state,
+                        before_delete: asset.state_before_delete,
+                        before_block: asset.state_before_block,
+                    };
+                    let next = state::apply(
+                        current,
+                        if block {
+                            Transition::Block
+                        } else {
+                            Transition::Unblock
+                        },
+                    )?;
+                    asset.asset_state = next.state;
+                    asset.state_before_delete = next.before_delete;
+                    asset.state_before_block = next.before_block;
+                    if block {
+                        asset.block_reason_code =
+                            Some(block_reason_code.clone().unwrap_or_else(|| "ADMIN".into()));
+                    } else {
+                        asset.block_reason_code = None;
+                    }
+                    asset.reason = reason.clone();
+                    asset.update_time = OffsetDateTime::now_utc();
+                    let write = Write {
+                        assets: vec![asset.clone()],
+                        ..Write::default()
+                    };
                     asset.version += 1;
-                    tracing::info!(asset.id = %asset_id, block, "asset block changed");
-                    return Ok(asset);
-                }
-                Err(CatalogError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(AdminError::Busy(asset_id.to_owned()))
+                    Ok(Change::Commit(write, asset))
+                },
+                || AdminError::Busy(asset_id.to_owned()),
+            )
+            .await?;
+        tracing::info!(asset.id = %asset_id, block, "asset block changed");
+        Ok(asset)
     }
 }

@@ -14,8 +14,8 @@ use super::state::{self, StateConflict, States, Transition};
 use super::timers::{timers_for, TimerSettings};
 use crate::catalog::Derived;
 use crate::catalog::{
-    AccessRecord, Asset, AssetQuery, AssetSource, Catalog, CatalogError, FileRecord, ShareRole,
-    SortKey, TextMatch, Write,
+    AccessRecord, Asset, AssetQuery, AssetSource, Catalog, CatalogError, Change, FileRecord,
+    ShareRole, SortKey, TextMatch, Write,
 };
 use crate::error::Code;
 use crate::model::{
@@ -28,8 +28,6 @@ use tokio::sync::Notify;
 
 /// Most ids accepted by one summary or batch request.
 pub const MAX_IDS_PER_REQUEST: usize = 1000;
-/// How often a write is retried when it races another one.
-const WRITE_ATTEMPTS: usize = 8;
 
 /// Why an asset operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -418,37 +416,40 @@ impl Assets {
         &self,
         caller: &Caller,
         asset_id: &str,
-        mut change: F,
+        change: F,
     ) -> Result<Asset, AssetError>
     where
-        F: FnMut(&mut Asset) -> Result<(), AssetError> + Send,
+        F: Fn(&mut Asset) -> Result<(), AssetError> + Sync,
     {
-        for _ in 0..WRITE_ATTEMPTS {
-            let mut asset = self.load_owned(caller, asset_id).await?;
-            let before = asset.clone();
-            change(&mut asset)?;
-            if asset == before {
-                return Ok(asset);
-            }
-            asset.update_time = OffsetDateTime::now_utc();
-            let jobs = timers_for(Some(&before), &asset, self.timers);
-            match self
-                .commit(Write {
-                    assets: vec![asset.clone()],
-                    jobs,
-                    ..Write::default()
-                })
-                .await
-            {
-                Ok(()) => {
+        let change = &change;
+        let (asset, queued) = self
+            .catalog
+            .update(
+                || async move {
+                    let mut asset = self.load_owned(caller, asset_id).await?;
+                    let before = asset.clone();
+                    change(&mut asset)?;
+                    if asset == before {
+                        return Ok(Change::Keep((asset, false)));
+                    }
+                    asset.update_time = OffsetDateTime::now_utc();
+                    let jobs = timers_for(Some(&before), &asset, self.timers);
+                    let queued = !jobs.is_empty();
+                    let write = Write {
+                        assets: vec![asset.clone()],
+                        jobs,
+                        ..Write::default()
+                    };
                     asset.version += 1;
-                    return Ok(asset);
-                }
-                Err(CatalogError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
+                    Ok(Change::Commit(write, (asset, queued)))
+                },
+                || AssetError::Busy(asset_id.to_owned()),
+            )
+            .await?;
+        if queued {
+            self.wake.notify_waiters();
         }
-        Err(AssetError::Busy(asset_id.to_owned()))
+        Ok(asset)
     }
 
     fn transition(asset: &mut Asset, t: Transition) -> Result<(), AssetError> {

@@ -15,10 +15,8 @@ use super::assets::{files_downloadable, review_passed};
 use super::auth::Caller;
 use super::links::{LinkError, Links};
 use crate::blobs::{BlobError, BlobKey, BlobStore, Expect, Written};
-use crate::catalog::{Asset, Catalog, CatalogError, FileRecord, Write};
+use crate::catalog::{Asset, Catalog, CatalogError, Change, FileRecord, Job, Lane, Write};
 use crate::error::Code;
-use crate::jobs::process::made_from;
-use crate::jobs::Job;
 use crate::media::sniff;
 use crate::model::files::{decode_md5, effective_file_type, extension};
 use crate::model::{
@@ -30,8 +28,6 @@ use tokio::sync::Notify;
 const MIB: i64 = 1024 * 1024;
 /// Size limit of COVER and PAGE images (MSS.10001007).
 const MAX_IMAGE_SIDE_FILE: i64 = 5 * MIB;
-/// How often a write is retried when it races another one.
-const WRITE_ATTEMPTS: usize = 8;
 
 /// Why a file operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -201,6 +197,20 @@ pub struct Download {
     pub partial: bool,
     /// The bytes.
     pub body: object_store::GetResult,
+}
+
+/// What a confirmation that took effect leaves to do once it is committed.
+struct Confirmed {
+    /// The file was cancelled: its bytes go.
+    cancelled: bool,
+    /// Its parts were joined into one blob.
+    assembled: bool,
+    /// Part count of a multipart upload.
+    parts: Option<i32>,
+    /// A processing job was enqueued.
+    queued: bool,
+    /// The asset's state after the confirmation.
+    asset_state: AssetState,
 }
 
 /// The file service.
@@ -566,40 +576,38 @@ impl Files {
         blob_key: String,
         mismatch: Option<String>,
     ) -> Result<(), FileError> {
-        for _ in 0..WRITE_ATTEMPTS {
-            let mut file = self
-                .catalog
-                .file(file_id)
-                .await?
-                .ok_or_else(|| FileError::NotFound(file_id.to_owned()))?;
-            if file.state != FileState::Creating {
-                // Cancelled while the bytes were arriving: they belong to no one.
-                self.blobs
-                    .delete(&BlobKey::File(file_id.to_owned()))
-                    .await
-                    .ok();
-                return Err(FileError::State(format!(
-                    "file became {} during the upload",
-                    file.state
-                )));
-            }
-            file.blob_key = Some(blob_key.clone());
-            file.content_mismatch = mismatch.clone();
-            file.update_time = OffsetDateTime::now_utc();
-            match self
-                .catalog
-                .apply(Write {
-                    files: vec![file],
-                    ..Write::default()
-                })
-                .await
-            {
-                Ok(()) => return Ok(()),
-                Err(CatalogError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(FileError::Busy(file_id.to_owned()))
+        let (blob_key, mismatch) = (&blob_key, &mismatch);
+        self.catalog
+            .update(
+                || async move {
+                    let mut file = self
+                        .catalog
+                        .file(file_id)
+                        .await?
+                        .ok_or_else(|| FileError::NotFound(file_id.to_owned()))?;
+                    if file.state != FileState::Creating {
+                        // Cancelled while the bytes were arriving: they belong to no one.
+                        self.blobs
+                            .delete(&BlobKey::File(file_id.to_owned()))
+                            .await
+                            .ok();
+                        return Err(FileError::State(format!(
+                            "file became {} during the upload",
+                            file.state
+                        )));
+                    }
+                    file.blob_key = Some(blob_key.clone());
+                    file.content_mismatch = mismatch.clone();
+                    file.update_time = OffsetDateTime::now_utc();
+                    let write = Write {
+                        files: vec![file],
+                        ..Write::default()
+                    };
+                    Ok(Change::Commit(write, ()))
+                },
+                || FileError::Busy(file_id.to_owned()),
+            )
+            .await
     }
 
     /// Size of an already stored part, for resuming a multipart upload.
@@ -675,119 +683,127 @@ impl Files {
         ) {
             return Err(invalid("state", "must be CREATED, FAILED or CANCELLED"));
         }
-        for _ in 0..WRITE_ATTEMPTS {
-            let mut file = self.owned_file(caller, file_id).await?;
-            let mut asset = self.owned_asset(caller, &file.asset_id).await?;
-            let settled = match (file.state, state) {
-                (FileState::Creating, _) => false,
-                (
-                    FileState::Created | FileState::Uploaded | FileState::Review,
-                    FileState::Created,
-                )
-                | (FileState::Failed, FileState::Failed)
-                | (FileState::Cancelled, FileState::Cancelled) => true,
-                // CREATED already took effect and the content check failed the file.
-                (FileState::Failed, FileState::Created)
-                    if file.content_mismatch.is_some() && file.reason == file.content_mismatch =>
-                {
-                    true
-                }
-                (current, _) => {
-                    return Err(FileError::State(format!(
-                        "file is already {current}; it cannot become {state}"
-                    )))
-                }
-            };
-            if settled {
-                return Ok(());
+        let attempt = || self.confirm_attempt(caller, file_id, state);
+        let busy = || FileError::Busy(file_id.to_owned());
+        let confirmed = self.catalog.update(attempt, busy).await?;
+        let Some(done) = confirmed else {
+            return Ok(());
+        };
+        if done.queued {
+            self.wake.notify_waiters();
+        }
+        if done.cancelled {
+            self.remove_blobs(file_id, done.parts).await;
+        } else if let Some(n) = done.parts.filter(|_| done.assembled) {
+            // The parts now live on in the assembled blob.
+            self.blobs.delete_parts(file_id, n as u32).await.ok();
+        }
+        tracing::info!(file.id = %file_id, state = %state, asset.state = %done.asset_state, "upload confirmed");
+        Ok(())
+    }
+
+    /// One attempt of [`Self::confirm`] on fresh records; `Keep(None)` when the confirmation
+    /// already took effect.
+    async fn confirm_attempt(
+        &self,
+        caller: &Caller,
+        file_id: &str,
+        state: FileState,
+    ) -> Result<Change<Option<Confirmed>>, FileError> {
+        let mut file = self.owned_file(caller, file_id).await?;
+        let mut asset = self.owned_asset(caller, &file.asset_id).await?;
+        let settled = match (file.state, state) {
+            (FileState::Creating, _) => false,
+            (FileState::Created | FileState::Uploaded | FileState::Review, FileState::Created)
+            | (FileState::Failed, FileState::Failed)
+            | (FileState::Cancelled, FileState::Cancelled) => true,
+            // CREATED already took effect and the content check failed the file.
+            (FileState::Failed, FileState::Created)
+                if file.content_mismatch.is_some() && file.reason == file.content_mismatch =>
+            {
+                true
             }
-            let now = OffsetDateTime::now_utc();
-            let mut write = Write::default();
-            match state {
-                FileState::Created => {
-                    if file.multipart_count.is_some() {
-                        self.assemble(&mut file).await?;
-                        // A large file may omit its size at creation; the main-file limit
-                        // of the asset type still holds for what arrived.
-                        let limit = main_file_rule(asset.asset_type)
-                            .filter(|_| file.asset_file_category == FileCategory::Main)
-                            .map(|(_, limit)| limit);
-                        if let Some(limit) = limit.filter(|l| file.file_size > Some(*l)) {
-                            self.blobs
-                                .delete(&BlobKey::File(file.file_id.clone()))
-                                .await
-                                .ok();
-                            return Err(invalid(
-                                "file_size",
-                                format!(
-                                    "the main file of a {} asset must not exceed {limit} bytes",
-                                    asset.asset_type
-                                ),
-                            ));
-                        }
-                    } else if file.blob_key.is_none() {
-                        return Err(FileError::State(
-                            "the file has not been uploaded (or its upload failed verification); PUT it to upload_url first".into(),
+            (current, _) => {
+                return Err(FileError::State(format!(
+                    "file is already {current}; it cannot become {state}"
+                )))
+            }
+        };
+        if settled {
+            return Ok(Change::Keep(None));
+        }
+        let now = OffsetDateTime::now_utc();
+        let mut write = Write::default();
+        match state {
+            FileState::Created => {
+                if file.multipart_count.is_some() {
+                    self.assemble(&mut file).await?;
+                    // A large file may omit its size at creation; the main-file limit
+                    // of the asset type still holds for what arrived.
+                    let limit = main_file_rule(asset.asset_type)
+                        .filter(|_| file.asset_file_category == FileCategory::Main)
+                        .map(|(_, limit)| limit);
+                    if let Some(limit) = limit.filter(|l| file.file_size > Some(*l)) {
+                        self.blobs
+                            .delete(&BlobKey::File(file.file_id.clone()))
+                            .await
+                            .ok();
+                        return Err(invalid(
+                            "file_size",
+                            format!(
+                                "the main file of a {} asset must not exceed {limit} bytes",
+                                asset.asset_type
+                            ),
                         ));
                     }
-                    if file.asset_file_category == FileCategory::Main {
-                        if queue_main_file(&mut asset, &mut file, now) {
-                            write.jobs.push(
-                                Job::ProcessMainFile {
-                                    asset_id: asset.asset_id.clone(),
-                                    file_id: file.file_id.clone(),
-                                }
-                                .to_new(self.job_attempts)
-                                .in_lane(crate::jobs::process::lane(asset.asset_type)),
-                            );
-                        }
-                        write.assets.push(asset.clone());
-                    } else if let Some(reason) = &file.content_mismatch {
-                        file.state = FileState::Failed;
-                        file.reason = Some(reason.clone());
-                    } else {
-                        file.state = FileState::Created;
-                    }
+                } else if file.blob_key.is_none() {
+                    return Err(FileError::State(
+                        "the file has not been uploaded (or its upload failed verification); PUT it to upload_url first".into(),
+                    ));
                 }
-                FileState::Failed => {
+                if file.asset_file_category == FileCategory::Main {
+                    if queue_main_file(&mut asset, &mut file, now) {
+                        write.jobs.push(
+                            Job::ProcessMainFile {
+                                asset_id: asset.asset_id.clone(),
+                                file_id: file.file_id.clone(),
+                            }
+                            .to_new(self.job_attempts)
+                            .in_lane(Lane::for_main_file(asset.asset_type)),
+                        );
+                    }
+                    write.assets.push(asset.clone());
+                } else if let Some(reason) = &file.content_mismatch {
                     file.state = FileState::Failed;
-                    file.reason = Some("the client reported that the upload failed".into());
-                    if file.asset_file_category == FileCategory::Main
-                        && asset.asset_state == AssetState::Creating
-                    {
-                        asset.asset_state = AssetState::Failed;
-                        asset.reason = file.reason.clone();
-                        asset.update_time = now;
-                        write.assets.push(asset.clone());
-                    }
+                    file.reason = Some(reason.clone());
+                } else {
+                    file.state = FileState::Created;
                 }
-                _ => file.state = FileState::Cancelled,
             }
-            file.update_time = now;
-            let cancelled = file.state == FileState::Cancelled;
-            let assembled = state == FileState::Created && file.multipart_count.is_some();
-            let parts = file.multipart_count;
-            let queued = !write.jobs.is_empty();
-            write.files.push(file);
-            match self.catalog.apply(write).await {
-                Ok(()) => {
-                    if queued {
-                        self.wake.notify_waiters();
-                    }
-                    if cancelled {
-                        self.remove_blobs(file_id, parts).await;
-                    } else if let Some(n) = parts.filter(|_| assembled) {
-                        // The parts now live on in the assembled blob.
-                        self.blobs.delete_parts(file_id, n as u32).await.ok();
-                    }
-                    tracing::info!(file.id = %file_id, state = %state, asset.state = %asset.asset_state, "upload confirmed");
-                    return Ok(());
+            FileState::Failed => {
+                file.state = FileState::Failed;
+                file.reason = Some("the client reported that the upload failed".into());
+                if file.asset_file_category == FileCategory::Main
+                    && asset.asset_state == AssetState::Creating
+                {
+                    asset.asset_state = AssetState::Failed;
+                    asset.reason = file.reason.clone();
+                    asset.update_time = now;
+                    write.assets.push(asset.clone());
                 }
-                Err(CatalogError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
             }
+            _ => file.state = FileState::Cancelled,
         }
-        Err(FileError::Busy(file_id.to_owned()))
+        file.update_time = now;
+        let confirmed = Confirmed {
+            cancelled: file.state == FileState::Cancelled,
+            assembled: state == FileState::Created && file.multipart_count.is_some(),
+            parts: file.multipart_count,
+            queued: !write.jobs.is_empty(),
+            asset_state: asset.asset_state,
+        };
+        write.files.push(file);
+        Ok(Change::Commit(write, Some(confirmed)))
     }
 
     async fn remove_blobs(&self, file_id: &str, parts: Option<i32>) {
@@ -802,54 +818,54 @@ impl Files {
     /// `delete_file`: the file is DELETED and its bytes removed. Deleting the MAIN file sends
     /// a live asset back to CREATING, waiting for a new main file.
     pub async fn delete(&self, caller: &Caller, file_id: &str) -> Result<(), FileError> {
-        for _ in 0..WRITE_ATTEMPTS {
-            let mut file = self.owned_file(caller, file_id).await?;
-            let mut asset = self.owned_asset(caller, &file.asset_id).await?;
-            let now = OffsetDateTime::now_utc();
-            let mut write = Write::default();
-            if file.asset_file_category == FileCategory::Main
-                && matches!(
-                    asset.asset_state,
-                    AssetState::Actived | AssetState::Unactived | AssetState::Failed
-                )
-            {
-                asset.asset_state = AssetState::Creating;
-                asset.reason = None;
-                asset.fail_type = None;
-                asset.update_time = now;
-                write.assets.push(asset);
-            }
-            file.state = FileState::Deleted;
-            file.update_time = now;
-            let parts = file.multipart_count;
-            // What processing made from a MAIN file (cover, thumbnail, rendition, pages) goes
-            // with it, so a new MAIN file starts clean.
-            let mut made = Vec::new();
-            if file.asset_file_category == FileCategory::Main {
-                for mut output in self.catalog.files_of(&[file.asset_id.clone()]).await? {
-                    if made_from(&output, file_id) && output.state != FileState::Deleted {
-                        output.state = FileState::Deleted;
-                        output.update_time = now;
-                        made.push(output);
+        let (parts, made_ids) = self
+            .catalog
+            .update(
+                || async move {
+                    let mut file = self.owned_file(caller, file_id).await?;
+                    let mut asset = self.owned_asset(caller, &file.asset_id).await?;
+                    let now = OffsetDateTime::now_utc();
+                    let mut write = Write::default();
+                    if file.asset_file_category == FileCategory::Main
+                        && matches!(
+                            asset.asset_state,
+                            AssetState::Actived | AssetState::Unactived | AssetState::Failed
+                        )
+                    {
+                        asset.asset_state = AssetState::Creating;
+                        asset.reason = None;
+                        asset.fail_type = None;
+                        asset.update_time = now;
+                        write.assets.push(asset);
                     }
-                }
-            }
-            let made_ids: Vec<String> = made.iter().map(|f| f.file_id.clone()).collect();
-            write.files.push(file);
-            write.files.extend(made);
-            match self.catalog.apply(write).await {
-                Ok(()) => {
-                    self.remove_blobs(file_id, parts).await;
-                    for id in &made_ids {
-                        self.remove_blobs(id, None).await;
+                    file.state = FileState::Deleted;
+                    file.update_time = now;
+                    let parts = file.multipart_count;
+                    // What processing made from a MAIN file (cover, thumbnail, rendition, pages) goes
+                    // with it, so a new MAIN file starts clean.
+                    let mut made = Vec::new();
+                    if file.asset_file_category == FileCategory::Main {
+                        for mut output in self.catalog.files_of(&[file.asset_id.clone()]).await? {
+                            if output.made_from(file_id) && output.state != FileState::Deleted {
+                                output.state = FileState::Deleted;
+                                output.update_time = now;
+                                made.push(output);
+                            }
+                        }
                     }
-                    return Ok(());
-                }
-                Err(CatalogError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
+                    let made_ids: Vec<String> = made.iter().map(|f| f.file_id.clone()).collect();
+                    write.files.push(file);
+                    write.files.extend(made);
+                    Ok(Change::Commit(write, (parts, made_ids)))
+                },
+                || FileError::Busy(file_id.to_owned()),
+            )
+            .await?;
+        self.remove_blobs(file_id, parts).await;
+        for id in &made_ids {
+            self.remove_blobs(id, None).await;
         }
-        Err(FileError::Busy(file_id.to_owned()))
+        Ok(())
     }
 
     /// Checks a download URL and opens the requested bytes. `range` is the raw `Range`

@@ -1,7 +1,9 @@
 //! The asset state machine (API.md §4.1) as one pure function, so every transition is
-//! decided — and tested — in one place.
+//! decided — and tested — in one place; and what a review verdict on the MAIN file does to
+//! its asset ([`activate`], [`reject`]), for the processing job and the manual review alike.
 
-use crate::model::AssetState;
+use crate::catalog::Asset;
+use crate::model::{AssetState, FailType};
 
 /// Something that moves an asset between states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +107,42 @@ pub fn apply(s: States, t: Transition) -> Result<States, StateConflict> {
             ..s
         }),
         (Transition::Unblock, _) => conflict("only BLOCK assets can be unblocked"),
+    }
+}
+
+/// Fails an asset whose MAIN file review rejected.
+pub fn reject(asset: &mut Asset, fail_type: FailType, reason: &str) {
+    let message = format!("review rejected the main file: {reason}");
+    match asset.asset_state {
+        AssetState::Creating | AssetState::Failed => {
+            asset.asset_state = AssetState::Failed;
+            asset.fail_type = Some(fail_type);
+            asset.reason = Some(message);
+        }
+        AssetState::Deleting if asset.state_before_delete == Some(AssetState::Creating) => {
+            asset.state_before_delete = Some(AssetState::Failed);
+            asset.fail_type = Some(fail_type);
+            asset.reason = Some(message);
+        }
+        _ => {}
+    }
+}
+
+/// The state an asset whose MAIN file passed processing and review should have.
+pub fn activate(asset: &mut Asset) {
+    match asset.asset_state {
+        AssetState::Creating | AssetState::Failed => {
+            asset.asset_state = AssetState::Actived;
+            asset.reason = None;
+            asset.fail_type = None;
+        }
+        AssetState::Deleting if asset.state_before_delete == Some(AssetState::Creating) => {
+            asset.state_before_delete = Some(AssetState::Actived);
+        }
+        AssetState::Block if asset.state_before_block == Some(AssetState::Creating) => {
+            asset.state_before_block = Some(AssetState::Actived);
+        }
+        _ => {}
     }
 }
 

@@ -6,8 +6,7 @@
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use crate::catalog::{Asset, NewJob};
-use crate::jobs::Job;
+use crate::catalog::{Asset, Job, NewJob};
 use crate::model::{AssetState, SharedType};
 
 /// Settings the timers depend on.

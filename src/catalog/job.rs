@@ -1,0 +1,137 @@
+//! The job vocabulary: every kind of background work, as it is persisted in the queue. It
+//! lives with the catalogue so that services enqueue work (as [`NewJob`]s in their `Write`)
+//! and the job runtime (`crate::jobs`) runs it, without either importing the other.
+//! A job kind's serde tag is persisted: never rename it.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{Lane, NewJob};
+
+/// A unit of background work. Jobs are idempotent: running one twice ends the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum Job {
+    /// Check, probe and convert a confirmed MAIN file, then activate its asset.
+    #[serde(rename = "process_main_file")]
+    ProcessMainFile {
+        /// The asset.
+        asset_id: String,
+        /// Its MAIN file.
+        file_id: String,
+    },
+    /// Run a scheduled BLOCK or DELETE (`auto_operation_config`).
+    #[serde(rename = "auto_operation")]
+    AutoOperation {
+        /// The asset.
+        asset_id: String,
+        /// What to do.
+        operation: crate::model::AutoOperation,
+        /// The scheduled time as configured; the job is void if the schedule changed.
+        operation_time: String,
+    },
+    /// Empty the recycle bin: DELETING → DELETED once the retention has passed.
+    #[serde(rename = "recycle")]
+    Recycle {
+        /// The asset.
+        asset_id: String,
+        /// When it entered the recycle bin; void if it was restored and deleted again.
+        deleted_at: String,
+    },
+    /// Remove the bytes of every file of a DELETED asset.
+    #[serde(rename = "purge_files")]
+    PurgeFiles {
+        /// The asset.
+        asset_id: String,
+    },
+    /// End sharing at `expire_time`.
+    #[serde(rename = "share_expiry")]
+    ShareExpiry {
+        /// The asset.
+        asset_id: String,
+        /// The expiry as configured; void if sharing changed since.
+        expire_time: String,
+    },
+    /// Cancel abandoned uploads and remove stale temporary objects.
+    #[serde(rename = "sweep_uploads")]
+    SweepUploads,
+    /// POST an event to the project's webhook.
+    #[serde(rename = "deliver_event")]
+    DeliverEvent {
+        /// The project whose webhook receives it.
+        project_id: String,
+        /// The event.
+        event: serde_json::Value,
+    },
+}
+
+impl Job {
+    /// The persisted tag.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::ProcessMainFile { .. } => "process_main_file",
+            Self::AutoOperation { .. } => "auto_operation",
+            Self::Recycle { .. } => "recycle",
+            Self::PurgeFiles { .. } => "purge_files",
+            Self::ShareExpiry { .. } => "share_expiry",
+            Self::SweepUploads => "sweep_uploads",
+            Self::DeliverEvent { .. } => super::EVENT_JOB_KIND,
+        }
+    }
+
+    /// The job as a catalogue row, due now.
+    pub fn to_new(&self, max_attempts: i32) -> NewJob {
+        let dedup_key = match self {
+            Self::ProcessMainFile { file_id, .. } => Some(format!("process_main_file:{file_id}")),
+            Self::AutoOperation {
+                asset_id,
+                operation,
+                operation_time,
+            } => Some(format!(
+                "auto_operation:{asset_id}:{operation}:{operation_time}"
+            )),
+            Self::Recycle {
+                asset_id,
+                deleted_at,
+            } => Some(format!("recycle:{asset_id}:{deleted_at}")),
+            Self::PurgeFiles { asset_id } => Some(format!("purge_files:{asset_id}")),
+            Self::ShareExpiry {
+                asset_id,
+                expire_time,
+            } => Some(format!("share_expiry:{asset_id}:{expire_time}")),
+            Self::SweepUploads => Some("sweep_uploads".to_owned()),
+            Self::DeliverEvent { .. } => None,
+        };
+        NewJob {
+            kind: self.kind().to_owned(),
+            payload: serde_json::to_string(self).expect("jobs serialize"),
+            dedup_key,
+            run_after: OffsetDateTime::now_utc(),
+            max_attempts,
+            lane: Lane::Light,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_tags_are_stable() {
+        let job = Job::ProcessMainFile {
+            asset_id: "a".into(),
+            file_id: "f".into(),
+        };
+        let json = serde_json::to_string(&job).unwrap();
+        assert_eq!(
+            json,
+            r#"{"kind":"process_main_file","asset_id":"a","file_id":"f"}"#
+        );
+        assert_eq!(serde_json::from_str::<Job>(&json).unwrap(), job);
+        assert_eq!(
+            job.to_new(5).dedup_key.as_deref(),
+            Some("process_main_file:f")
+        );
+    }
+}
