@@ -15,6 +15,7 @@ use crate::jobs::JobContext;
 use crate::media::runner::Runner;
 use crate::service::assets::Assets;
 use crate::service::auth::Authenticator;
+use crate::service::egress::{EgressPolicy, GuardedResolver};
 use crate::service::files::Files;
 use crate::service::links::Links;
 use crate::tasks::supervise;
@@ -86,6 +87,8 @@ impl App {
             config.job_max_attempts,
         ));
         let config = Arc::new(config);
+        let egress =
+            Arc::new(EgressPolicy::parse(&config.webhook_allow_hosts).map_err(anyhow::Error::msg)?);
         let jobs = Arc::new(JobContext {
             catalog: catalog.clone(),
             blobs,
@@ -98,13 +101,24 @@ impl App {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .context("building the HTTP client")?,
+            webhook_http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                // A proxy would resolve names itself, past the policy.
+                .no_proxy()
+                .dns_resolver(Arc::new(GuardedResolver(egress.clone())))
+                .build()
+                .context("building the webhook HTTP client")?,
+            egress: egress.clone(),
         });
         Ok(Self {
             admin: Arc::new(crate::service::admin::Admin::new(
                 catalog.clone(),
                 links.clone(),
             )),
-            webhooks: Arc::new(crate::service::webhooks::Webhooks::new(catalog.clone())),
+            webhooks: Arc::new(crate::service::webhooks::Webhooks::new(
+                catalog.clone(),
+                egress,
+            )),
             config,
             jobs,
             catalog,

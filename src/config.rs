@@ -79,6 +79,10 @@ pub struct Config {
     pub review_timeout_secs: u64,
     /// How long a webhook receiver may take to answer, in seconds.
     pub webhook_timeout_secs: u64,
+    /// Webhook targets allowed although they are not public addresses (loopback, private,
+    /// link-local, …): host names, IP addresses or CIDR networks, e.g. `["127.0.0.1"]`.
+    /// Everything else non-public is refused, checked after DNS resolution on every delivery.
+    pub webhook_allow_hosts: Vec<String>,
     /// `serve` exits non-zero once the catalogue has accepted no write for this many seconds
     /// (checked every 10 s), for a supervisor to restart it; 0 never exits.
     pub catalog_unwritable_exit_secs: u64,
@@ -118,6 +122,7 @@ impl Default for Config {
             review_url: None,
             review_timeout_secs: 10,
             webhook_timeout_secs: 10,
+            webhook_allow_hosts: Vec::new(),
             catalog_unwritable_exit_secs: 60,
         }
     }

@@ -36,6 +36,9 @@ enum Command {
         /// Catalogue URL [default: sqlite://<data-dir>/catalog.db].
         #[arg(long, env = "ASSETD_DATABASE_URL")]
         database_url: Option<String>,
+        /// Non-public webhook targets to allow: comma-separated hosts, IPs or CIDRs.
+        #[arg(long, env = "ASSETD_WEBHOOK_ALLOW_HOSTS", value_delimiter = ',')]
+        webhook_allow_hosts: Option<Vec<String>>,
     },
     /// Manage access keys.
     Credentials {
@@ -72,8 +75,12 @@ fn config_from(cli: &Cli) -> anyhow::Result<Config> {
         listen,
         public_url,
         database_url,
+        webhook_allow_hosts,
     } = &cli.command
     {
+        if let Some(v) = webhook_allow_hosts {
+            config.webhook_allow_hosts = v.clone();
+        }
         if let Some(v) = listen {
             config.listen = *v;
         }

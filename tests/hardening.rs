@@ -509,3 +509,117 @@ async fn a_job_past_its_total_time_is_stopped_and_its_asset_failed() {
     }
     server.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------
+// Webhook SSRF
+
+/// A loopback HTTP server that counts the requests it gets; returns its port and the count.
+async fn loopback_receiver() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let router = axum::Router::new().fallback(move || {
+        let counted = counted.clone();
+        async move {
+            counted.fetch_add(1, Ordering::SeqCst);
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (port, hits)
+}
+
+/// Makes a state change of a new asset, which queues an event for the project's webhook,
+/// and waits until no job is running.
+async fn cause_an_event(server: &common::TestServer) {
+    let c = &server.client;
+    let asset_id = c
+        .create_asset(&json!({"asset_name": "event", "asset_type": "IMAGE"}))
+        .await;
+    c.upload(&asset_id, "e.png", "MAIN", &png(8, 8)).await;
+    settled(c, &asset_id, Duration::from_secs(120)).await;
+    server.jobs_idle().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_to_loopback_private_or_link_local_targets_are_refused_by_default() {
+    let (port, hits) = loopback_receiver().await;
+    let server = common::TestServer::spawn().await;
+    let c = &server.client;
+    for url in [
+        format!("http://127.0.0.1:{port}/hook"),
+        format!("http://localhost:{port}/hook"),
+        format!("http://[::1]:{port}/hook"),
+        "http://169.254.169.254/latest/meta-data".to_owned(),
+        "http://10.0.0.1/hook".to_owned(),
+        format!("http://[::ffff:127.0.0.1]:{port}/hook"),
+    ] {
+        let reply = c.put("/webhook", &json!({ "url": url })).await;
+        let msg = reply.expect_error(400, "MSS.00000003");
+        assert!(msg.contains("webhook_allow_hosts"), "{url}: {msg}");
+    }
+    assert_eq!(c.get("/webhook").await.ok(), &json!({"url": null}));
+
+    // A name that resolved elsewhere when it was registered is checked again, after
+    // resolution, when an event is delivered: here it resolves to loopback.
+    let project = c.project.clone();
+    server
+        .app
+        .catalog
+        .put_webhook(&assetd::catalog::Webhook {
+            project_id: project,
+            url: format!("http://localhost:{port}/hook"),
+            secret: "a-secret-of-enough-length".to_owned().into(),
+        })
+        .await
+        .unwrap();
+    cause_an_event(&server).await;
+    assert!(
+        server.app.catalog.job_counts().await.unwrap().failed >= 1,
+        "the refused delivery ends FAILED"
+    );
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_allows_a_private_webhook_target_explicitly() {
+    let (port, hits) = loopback_receiver().await;
+    let server = common::TestServer::spawn_with(|config| {
+        config.webhook_allow_hosts = vec!["127.0.0.0/8".into()];
+    })
+    .await;
+    let c = &server.client;
+    c.put(
+        "/webhook",
+        &json!({ "url": format!("http://127.0.0.1:{port}/hook") }),
+    )
+    .await
+    .ok();
+    // Allowing 127.0.0.0/8 does not allow other private networks.
+    c.put("/webhook", &json!({"url": "http://192.168.1.1/hook"}))
+        .await
+        .expect_error(400, "MSS.00000003");
+    cause_an_event(&server).await;
+    assert!(hits.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    server.assert_jobs_settled().await;
+    server.stop().await;
+}
+
+#[test]
+fn the_allow_list_comes_from_the_environment_as_comma_separated_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = assetd()
+        .env("ASSETD_WEBHOOK_ALLOW_HOSTS", "127.0.0.1,10.0.0.0/99")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The bad entry is named on its own: the list was split on commas.
+    assert!(stderr.contains("\"10.0.0.0/99\" is neither"), "{stderr}");
+}

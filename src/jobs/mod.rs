@@ -65,8 +65,12 @@ pub struct JobContext {
     pub wake: Arc<Notify>,
     /// The file service (for the upload sweep).
     pub files: Arc<crate::service::files::Files>,
-    /// HTTP client for webhooks and the external reviewer.
+    /// HTTP client for the external reviewer (a URL the operator configured).
     pub http: reqwest::Client,
+    /// HTTP client for webhooks (URLs users chose): resolves names through [`Self::egress`].
+    pub webhook_http: reqwest::Client,
+    /// Which webhook targets may be called.
+    pub egress: Arc<crate::service::egress::EgressPolicy>,
 }
 
 impl JobContext {
