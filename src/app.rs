@@ -11,6 +11,7 @@ use crate::blobs::BlobStore;
 use crate::catalog::{self, Catalog, Write};
 use crate::config::Config;
 use crate::error::Code;
+use crate::http::listener::MssListener;
 use crate::jobs::JobContext;
 use crate::media::runner::Runner;
 use crate::service::assets::Assets;
@@ -152,7 +153,7 @@ impl App {
         let watchdog = self.clone();
         let router = crate::http::router(self);
         let served = tokio::select! {
-            served = axum::serve(listener, router).with_graceful_shutdown(shutdown) => {
+            served = axum::serve(MssListener(listener), router).with_graceful_shutdown(shutdown) => {
                 served.context("serving HTTP")
             }
             dead = watchdog.watch_catalog() => Err(dead),

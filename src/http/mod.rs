@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod listener;
 pub mod routes;
 
 use std::any::Any;
@@ -169,6 +170,7 @@ pub fn router(app: App) -> Router {
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(app)
+        .layer(axum::middleware::map_response(error::shape_errors))
         .layer(
             ServiceBuilder::new()
                 // The id is always ours: a client-chosen one would reach the logs unchecked.

@@ -441,7 +441,7 @@ impl Runner {
         let io_err = |source| ToolError::Io { tool, source };
         let status = status.map_err(io_err)?;
         let (stdout, overflowed) = stdout.map_err(io_err)?;
-        let stderr_tail = stderr_tail.map_err(io_err)?;
+        let stderr_tail = without_paths(&stderr_tail.map_err(io_err)?, args, cwd);
         tracing::debug!(
             tool = %tool,
             %status,
@@ -473,6 +473,33 @@ impl Runner {
             stderr_tail,
         })
     }
+}
+
+/// `text` (a tool's stderr) with the server's paths taken out: every absolute path among
+/// `args` becomes its file name and the job directory `cwd` disappears, so failure reasons
+/// shown to clients name files, not where the server keeps them.
+fn without_paths<S: AsRef<OsStr>>(text: &str, args: &[S], cwd: &Path) -> String {
+    let mut paths: Vec<(String, String)> = args
+        .iter()
+        .map(|a| Path::new(a.as_ref()))
+        .filter(|p| p.is_absolute())
+        .filter_map(|p| {
+            let name = p.file_name()?.to_string_lossy().into_owned();
+            Some((p.to_str()?.to_owned(), name))
+        })
+        .collect();
+    if let Some(dir) = cwd.to_str() {
+        paths.push((format!("{dir}/"), String::new()));
+        paths.push((dir.to_owned(), ".".to_owned()));
+    }
+    // Longest first, so a file inside the job directory keeps its name.
+    paths.sort_by_key(|(path, _)| std::cmp::Reverse(path.len()));
+    paths
+        .iter()
+        .filter(|(path, _)| path.len() > 1)
+        .fold(text.to_owned(), |text, (path, name)| {
+            text.replace(path, name)
+        })
 }
 
 /// Asks the kernel to SIGKILL the tool when the thread that started it dies, so a server that
@@ -1093,6 +1120,30 @@ mod tests {
         other.kill().unwrap();
         other.wait().unwrap();
         std::fs::remove_dir_all(&parent).unwrap();
+    }
+
+    #[tokio::test]
+    async fn tool_errors_name_files_not_server_paths() {
+        if !available(Tool::Ffprobe) {
+            eprintln!("skipping: ffprobe is not installed");
+            return;
+        }
+        let job = scratch();
+        let input = job.file("upload.mp4");
+        std::fs::write(&input, b"not media at all").unwrap();
+        let err = Runner::new(1)
+            .run(
+                Tool::Ffprobe,
+                &[OsStr::new("-v"), OsStr::new("error"), input.as_os_str()],
+                job.path(),
+                Duration::from_secs(30),
+            )
+            .await
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("upload.mp4"), "{msg}");
+        assert!(!msg.contains(job.path().to_str().unwrap()), "{msg}");
+        assert!(!msg.contains("/tmp"), "{msg}");
     }
 
     #[tokio::test]
