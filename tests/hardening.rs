@@ -623,3 +623,304 @@ fn the_allow_list_comes_from_the_environment_as_comma_separated_entries() {
     // The bad entry is named on its own: the list was split on commas.
     assert!(stderr.contains("\"10.0.0.0/99\" is neither"), "{stderr}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Headers that lie, files cut short
+
+/// A 16-bit stereo 44.1 kHz WAV with `seconds` of a tone, whose data size and byte rate are
+/// then overwritten with `data_size` and `byte_rate`.
+fn lying_wav(seconds: u32, data_size: u32, byte_rate: u32) -> Vec<u8> {
+    let mut wav = common::ffmpeg(
+        &format!(
+            "-f lavfi -i sine=frequency=440:sample_rate=44100 -t {seconds} -c:a pcm_s16le -ac 2 \
+             -map_metadata -1 -fflags +bitexact -f wav"
+        ),
+        "wav",
+    );
+    assert_eq!(&wav[12..16], b"fmt ");
+    wav[28..32].copy_from_slice(&byte_rate.to_le_bytes());
+    let data = wav.windows(4).position(|w| w == b"data").unwrap();
+    wav[data + 4..data + 8].copy_from_slice(&data_size.to_le_bytes());
+    wav
+}
+
+const PCM_SECOND: u32 = 44_100 * 4;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_duration_is_what_the_file_holds_and_review_judges_it() {
+    let server =
+        common::TestServer::spawn_with(|config| config.review_max_duration_secs = Some(5)).await;
+    let c = &server.client;
+    let upload = |name: &'static str, data: Vec<u8>| async move {
+        let asset_id = c
+            .create_asset(&json!({"asset_name": name, "asset_type": "AUDIO"}))
+            .await;
+        c.upload(&asset_id, name, "MAIN", &data).await;
+        settled(c, &asset_id, Duration::from_secs(120)).await
+    };
+    // Ten seconds of samples behind a header claiming one: over the five-second rule.
+    let long = upload("long.wav", lying_wav(10, PCM_SECOND, 10 * PCM_SECOND)).await;
+    assert_eq!(long["asset_state"], "FAILED", "{long}");
+    assert_eq!(long["fail_type"], "AUTOMATIC_REVIEW_REJECT", "{long}");
+    assert_eq!(
+        long["asset_extra_meta"]["audio_meta"]["duration"], 10,
+        "{long}"
+    );
+    // Two seconds of samples behind a header claiming more than a day: within the rule.
+    let short = upload("short.wav", lying_wav(2, u32::MAX - 1, 11)).await;
+    assert_eq!(short["asset_state"], "ACTIVED", "{short}");
+    assert_eq!(
+        short["asset_extra_meta"]["audio_meta"]["duration"], 2,
+        "{short}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fast_start_mp4_cut_short_ends_failed_as_truncated() {
+    let whole = common::ffmpeg(
+        "-f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine=frequency=440:sample_rate=44100 \
+         -t 10 -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -movflags +faststart -f mp4",
+        "mp4",
+    );
+    let cut = whole[..whole.len() * 2 / 5].to_vec();
+    let server = common::TestServer::spawn().await;
+    let c = &server.client;
+    let asset_id = c
+        .create_asset(&json!({"asset_name": "cut", "asset_type": "VIDEO"}))
+        .await;
+    c.upload(&asset_id, "cut.mp4", "MAIN", &cut).await;
+    let shown = settled(c, &asset_id, Duration::from_secs(120)).await;
+    assert_eq!(shown["asset_state"], "FAILED", "{shown}");
+    let reason = shown["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("truncated"), "{reason}");
+    assert!(
+        !reason.contains(&server.data_dir().display().to_string()),
+        "{reason}"
+    );
+
+    // The whole file is fine.
+    let asset_id = c
+        .create_asset(&json!({"asset_name": "whole", "asset_type": "VIDEO"}))
+        .await;
+    c.upload(&asset_id, "whole.mp4", "MAIN", &whole).await;
+    let shown = settled(c, &asset_id, Duration::from_secs(120)).await;
+    assert_eq!(shown["asset_state"], "ACTIVED", "{shown}");
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Every error in the MSS shape, none showing a server path
+
+/// Sends `raw` bytes on a fresh connection to `base` and returns what comes back.
+async fn raw_http(base: &str, raw: Vec<u8>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The server may answer and close before reading everything: ignore write errors.
+    let _ = stream.write_all(&raw).await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The JSON body of a raw HTTP response, asserting it is an MSS error with a request id.
+#[track_caller]
+fn mss_error_of(response: &str, status: u16) -> serde_json::Value {
+    let (head, body) = response.split_once("\r\n\r\n").expect("a full response");
+    assert!(head.starts_with(&format!("HTTP/1.1 {status} ")), "{head}");
+    let lower = head.to_ascii_lowercase();
+    assert!(lower.contains("content-type: application/json"), "{head}");
+    assert!(lower.contains("x-request-id: "), "{head}");
+    let json: serde_json::Value = serde_json::from_str(body).expect("a JSON body");
+    assert!(
+        json["error_code"].as_str().unwrap().starts_with("MSS."),
+        "{json}"
+    );
+    assert!(!json["error_msg"].as_str().unwrap().is_empty(), "{json}");
+    json
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_hyper_refuses_get_mss_errors_too() {
+    let server = common::TestServer::spawn().await;
+    let long_uri = format!(
+        "GET /v1/p/digital-assets?name={} HTTP/1.1\r\nHost: x\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    mss_error_of(&raw_http(&server.base, long_uri.into_bytes()).await, 414);
+    let many_headers: String = (0..150).map(|i| format!("X-H{i}: y\r\n")).collect();
+    let raw = format!("GET /health HTTP/1.1\r\nHost: x\r\n{many_headers}\r\n");
+    mss_error_of(&raw_http(&server.base, raw.into_bytes()).await, 431);
+    let raw = b"G@T /health HTTP/1.1\r\nHost: x\r\n\r\n".to_vec();
+    mss_error_of(&raw_http(&server.base, raw).await, 400);
+    // A well-formed request on the same kind of connection is untouched.
+    let ok = raw_http(
+        &server.base,
+        b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(),
+    )
+    .await;
+    assert!(ok.starts_with("HTTP/1.1 200 "), "{ok}");
+    assert!(ok.ends_with(r#"{"status":"ok"}"#), "{ok}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_query_strings_and_paths_get_mss_errors() {
+    let server = common::TestServer::spawn().await;
+    let c = &server.client;
+    let named = c
+        .create_asset(&json!({"asset_name": "findable", "asset_type": "IMAGE"}))
+        .await;
+    for query in ["name=a%00b", "name=%00", "tag=%00x"] {
+        let reply = c.get(&format!("/digital-assets?{query}")).await;
+        let msg = reply.expect_error(400, "MSS.00000003");
+        assert!(msg.contains("control characters"), "{query}: {msg}");
+    }
+    let found = c.get("/digital-assets?name=findable").await;
+    assert_eq!(found.ok()["assets"][0]["asset_id"], named.as_str());
+    // Not UTF-8 once decoded: the extractor's rejection is plain text unless reshaped.
+    let reply = c.get("/digital-assets/%FF%FE").await;
+    assert_eq!(
+        reply.status,
+        400,
+        "{:?}",
+        String::from_utf8_lossy(&reply.bytes)
+    );
+    reply.expect_error(400, "MSS.00000003");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_failure_reasons_name_files_not_server_paths() {
+    let server = common::TestServer::spawn().await;
+    let c = &server.client;
+    // An ISO-BMFF header with nothing playable behind it: the tools refuse it.
+    let mut broken = 24u32.to_be_bytes().to_vec();
+    broken.extend_from_slice(b"ftypisom\0\0\x02\0isommp41");
+    broken.extend_from_slice(&4096u32.to_be_bytes());
+    broken.extend_from_slice(b"mdat");
+    broken.extend((0..4088).map(|i| (i * 7 % 251) as u8));
+    let asset_id = c
+        .create_asset(&json!({"asset_name": "broken", "asset_type": "VIDEO"}))
+        .await;
+    c.upload(&asset_id, "broken.mp4", "MAIN", &broken).await;
+    let shown = settled(c, &asset_id, Duration::from_secs(120)).await;
+    assert_eq!(shown["asset_state"], "FAILED", "{shown}");
+    let text = shown.to_string();
+    let data_dir = server.data_dir().display().to_string();
+    assert!(!text.contains(&data_dir), "{text}");
+    assert!(
+        !text.contains("/blobs/") && !text.contains("/work/"),
+        "{text}"
+    );
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Smaller defects a new user runs into
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_action_on_an_unknown_id_says_so_in_plain_words() {
+    let server = common::TestServer::spawn().await;
+    let c = &server.client;
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let reply = c
+        .post(
+            "/digital-assets/batch-action",
+            &json!({"action": "DELETE", "asset_ids": [unknown]}),
+        )
+        .await;
+    let result = &reply.ok()["results"][0];
+    assert_eq!(result["ret_status"], "FAILED", "{result}");
+    assert_eq!(result["asset_ids"], json!([unknown]));
+    let msg = result["error_info"]["error_msg"].as_str().unwrap();
+    assert_eq!(msg, "the asset does not exist in this project");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_accepts_force_in_any_case_and_refuses_unknown_modes() {
+    let server = common::TestServer::spawn().await;
+    let c = &server.client;
+    let asset_id = c
+        .create_asset(&json!({"asset_name": "doomed", "asset_type": "IMAGE"}))
+        .await;
+    for mode in ["bogus", "forced", "soft"] {
+        let reply = c
+            .delete(&format!("/digital-assets/{asset_id}?mode={mode}"))
+            .await;
+        let msg = reply.expect_error(400, "MSS.00000003");
+        assert!(msg.starts_with("mode"), "{msg}");
+        assert_eq!(c.show(&asset_id).await["asset_state"], "CREATING");
+    }
+    c.delete(&format!("/digital-assets/{asset_id}?mode=FORCE"))
+        .await
+        .ok();
+    assert_eq!(c.show(&asset_id).await["asset_state"], "DELETED");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_name_asset_types_grammatically() {
+    let server = common::TestServer::spawn().await;
+    let c = &server.client;
+    for (asset_type, name) in [("IMAGE", "a.txt"), ("AUDIO", "a.txt")] {
+        let asset_id = c
+            .create_asset(&json!({"asset_name": "t", "asset_type": asset_type}))
+            .await;
+        let reply = c
+            .post(
+                "/files",
+                &json!({"asset_id": asset_id, "file_name": name, "file_md5": common::md5_b64(b"x"),
+                        "file_size": 1, "file_type": "txt", "asset_file_category": "MAIN"}),
+            )
+            .await;
+        let msg = reply.expect_error(400, "MSS.00000003");
+        assert!(
+            msg.contains(&format!("an asset of type {asset_type}")),
+            "{msg}"
+        );
+        assert!(!msg.contains(&format!("a {asset_type}")), "{msg}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_md5_upload_names_both_digests_and_the_asset_says_why() {
+    let server = common::TestServer::spawn().await;
+    let c = &server.client;
+    let data = png(40, 30);
+    let asset_id = c
+        .create_asset(&json!({"asset_name": "md5", "asset_type": "IMAGE"}))
+        .await;
+    let (file_id, url) = c.create_file(&asset_id, "a.png", "MAIN", &data).await;
+    let mut wrong = data.clone();
+    wrong[40] ^= 0xff;
+    let reply = c.put_upload(&url, &wrong, None).await;
+    let msg = reply.expect_error(400, "MSS.10001010").to_owned();
+    let (declared, received) = (common::md5_b64(&data), common::md5_b64(&wrong));
+    assert!(
+        msg.contains(&declared) && msg.contains(&received),
+        "{msg} should name {declared} and {received}"
+    );
+    let shown = c.show(&asset_id).await;
+    let reason = shown["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains(&received), "{shown}");
+    let file = shown["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["file_id"] == file_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(file["state"], "CREATING", "{file}");
+
+    // The right bytes are accepted, and the stale reason goes.
+    c.put_upload(&url, &data, None).await.ok();
+    assert!(c.show(&asset_id).await["reason"].is_null());
+    c.confirm(&file_id, "CREATED").await.ok();
+    let shown = settled(c, &asset_id, Duration::from_secs(120)).await;
+    assert_eq!(shown["asset_state"], "ACTIVED", "{shown}");
+    server.stop().await;
+}

@@ -71,7 +71,7 @@ pub enum FileError {
         total: u64,
     },
     /// The asset's files may not be downloaded now.
-    #[error("files of a {0} asset cannot be downloaded")]
+    #[error("files of an asset in state {0} cannot be downloaded")]
     NotDownloadable(AssetState),
     /// The record kept changing under concurrent writers.
     #[error("file {0} is being changed concurrently; retry")]
@@ -269,7 +269,7 @@ impl Files {
             AssetState::Deleting | AssetState::Deleted | AssetState::Block
         ) {
             return Err(FileError::State(format!(
-                "files cannot be added to a {} asset",
+                "files cannot be added to an asset in state {}",
                 asset.asset_state
             )));
         }
@@ -292,7 +292,7 @@ impl Files {
                             return Err(invalid(
                                 field,
                                 format!(
-                                    "the main file of a {} asset must be one of {} (case-insensitive)",
+                                    "the main file of an asset of type {} must be one of {} (case-insensitive)",
                                     asset.asset_type,
                                     formats.join(", ").to_ascii_uppercase()
                                 ),
@@ -303,7 +303,7 @@ impl Files {
                         return Err(invalid(
                             "file_size",
                             format!(
-                                "the main file of a {} asset must not exceed {limit} bytes",
+                                "the main file of an asset of type {} must not exceed {limit} bytes",
                                 asset.asset_type
                             ),
                         ));
@@ -525,7 +525,8 @@ impl Files {
         let size = single.then_some(file.file_size).flatten().map(|s| s as u64);
         if let (Some(declared), Some(sent)) = (declared_md5, header_md5) {
             if declared != sent {
-                return Err(BlobError::Md5Mismatch.into());
+                let refused = BlobError::md5_mismatch(&declared, &sent);
+                return Err(self.refused(&file, refused.into()).await);
             }
         }
         if let (Some(size), Some(length)) = (size, content_length) {
@@ -558,7 +559,11 @@ impl Files {
             Ok(w) => w,
             Err(e) => {
                 tracing::info!(file.id = %file_id, error = %e, "upload refused");
-                return Err(e.into());
+                return Err(if single {
+                    self.refused(&file, e.into()).await
+                } else {
+                    e.into()
+                });
             }
         };
         if single {
@@ -568,6 +573,49 @@ impl Files {
         }
         tracing::info!(file.id = %file_id, part = ticket.part, size_bytes = written.size, "upload stored");
         Ok(written)
+    }
+
+    /// Records why an upload was refused on the file (and on its asset, for a MAIN file of
+    /// an asset still CREATING), so `show_asset` says what went wrong; the file stays
+    /// CREATING and the upload can be retried. Returns `error` for the client.
+    async fn refused(&self, file: &FileRecord, error: FileError) -> FileError {
+        if error.code() != Code::UploadMismatch {
+            return error;
+        }
+        let reason = format!("the last upload was refused: {error}");
+        let noted = self
+            .catalog
+            .update(
+                || async {
+                    let Some(mut file) = self.catalog.file(&file.file_id).await? else {
+                        return Ok(Change::Keep(()));
+                    };
+                    if file.state != FileState::Creating {
+                        return Ok(Change::Keep(()));
+                    }
+                    let now = OffsetDateTime::now_utc();
+                    let mut write = Write::default();
+                    if file.asset_file_category == FileCategory::Main {
+                        if let Some(mut asset) = self.catalog.asset(&file.asset_id).await? {
+                            if asset.asset_state == AssetState::Creating {
+                                asset.reason = Some(reason.clone());
+                                asset.update_time = now;
+                                write.assets.push(asset);
+                            }
+                        }
+                    }
+                    file.reason = Some(reason.clone());
+                    file.update_time = now;
+                    write.files.push(file);
+                    Ok(Change::Commit(write, ()))
+                },
+                || FileError::Busy(file.file_id.clone()),
+            )
+            .await;
+        if let Err(e) = noted {
+            tracing::warn!(file.id = %file.file_id, error = %e, "could not record why an upload was refused");
+        }
+        error
     }
 
     async fn record_upload(
@@ -596,13 +644,22 @@ impl Files {
                             file.state
                         )));
                     }
+                    let now = OffsetDateTime::now_utc();
+                    let mut write = Write::default();
+                    // A refusal noted by an earlier attempt no longer holds.
+                    if let Some(old) = file.reason.take() {
+                        if let Some(mut asset) = self.catalog.asset(&file.asset_id).await? {
+                            if asset.reason.as_ref() == Some(&old) {
+                                asset.reason = None;
+                                asset.update_time = now;
+                                write.assets.push(asset);
+                            }
+                        }
+                    }
                     file.blob_key = Some(blob_key.clone());
                     file.content_mismatch = mismatch.clone();
-                    file.update_time = OffsetDateTime::now_utc();
-                    let write = Write {
-                        files: vec![file],
-                        ..Write::default()
-                    };
+                    file.update_time = now;
+                    write.files.push(file);
                     Ok(Change::Commit(write, ()))
                 },
                 || FileError::Busy(file_id.to_owned()),
@@ -751,7 +808,7 @@ impl Files {
                         return Err(invalid(
                             "file_size",
                             format!(
-                                "the main file of a {} asset must not exceed {limit} bytes",
+                                "the main file of an asset of type {} must not exceed {limit} bytes",
                                 asset.asset_type
                             ),
                         ));
