@@ -924,3 +924,106 @@ async fn a_wrong_md5_upload_names_both_digests_and_the_asset_says_why() {
     assert_eq!(shown["asset_state"], "ACTIVED", "{shown}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_that_is_not_its_declared_type_fails_with_a_fail_type() {
+    let server = common::TestServer::spawn().await;
+    let c = &server.client;
+    let asset_id = c
+        .create_asset(&json!({"asset_name": "liar", "asset_type": "VIDEO"}))
+        .await;
+    c.upload(&asset_id, "liar.mp4", "MAIN", &png(32, 32)).await;
+    let shown = c.show(&asset_id).await;
+    assert_eq!(shown["asset_state"], "FAILED", "{shown}");
+    assert_eq!(shown["fail_type"], "AUTOMATIC_REVIEW_REJECT", "{shown}");
+    server.stop().await;
+}
+
+/// `data` (a JPEG) with an EXIF APP1 segment saying orientation 6: shown turned 90°.
+fn with_exif_orientation_6(data: &[u8]) -> Vec<u8> {
+    let mut app1 =
+        b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x06\0\0\0\0\0\0".to_vec();
+    let len = u16::try_from(app1.len() + 2).unwrap().to_be_bytes();
+    app1.splice(0..0, [0xFF, 0xE1, len[0], len[1]]);
+    let mut out = data[..2].to_vec();
+    out.extend_from_slice(&app1);
+    out.extend_from_slice(&data[2..]);
+    out
+}
+
+fn files_in<'a>(shown: &'a serde_json::Value, category: &str) -> Vec<&'a serde_json::Value> {
+    shown["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["asset_file_category"] == category && f["state"] == "CREATED")
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turned_photo_is_reported_as_displayed_and_gets_a_cover_when_asked() {
+    let photo = with_exif_orientation_6(&common::ffmpeg(
+        "-f lavfi -i testsrc2=size=640x480 -frames:v 1 -f image2 -c:v mjpeg",
+        "jpg",
+    ));
+    let server = common::TestServer::spawn().await;
+    let c = &server.client;
+    let asset_id = c
+        .create_asset(&json!({"asset_name": "upright", "asset_type": "IMAGE",
+                              "is_need_generate_cover": true}))
+        .await;
+    c.upload(&asset_id, "upright.jpg", "MAIN", &photo).await;
+    let shown = settled(c, &asset_id, Duration::from_secs(120)).await;
+    assert_eq!(shown["asset_state"], "ACTIVED", "{shown}");
+    let meta = &shown["asset_extra_meta"]["image_meta"];
+    assert_eq!(
+        (meta["width"].clone(), meta["height"].clone()),
+        (json!(480), json!(640)),
+        "{meta}"
+    );
+    assert_eq!(meta["mode"], "Vertical", "{meta}");
+    assert_eq!(files_in(&shown, "COVER").len(), 1, "no generated cover");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deck_gets_its_real_page_count_a_thumbnail_and_a_cover_and_forgets_pages_with_its_file() {
+    let texts: Vec<String> = (1..=300).map(|i| format!("Page {i}")).collect();
+    let pdf = common::pdf_pages(&texts.iter().map(String::as_str).collect::<Vec<_>>());
+    let server = common::TestServer::spawn().await;
+    let c = &server.client;
+    let asset_id = c
+        .create_asset(&json!({"asset_name": "deck", "asset_type": "PPT",
+                              "is_need_generate_cover": true,
+                              "asset_extra_meta": {"ppt_meta": {"auto_analysis": true}}}))
+        .await;
+    let main = c.upload(&asset_id, "deck.pdf", "MAIN", &pdf).await;
+    let shown = settled(c, &asset_id, Duration::from_secs(300)).await;
+    assert_eq!(shown["asset_state"], "ACTIVED", "{}", shown["reason"]);
+    let ppt = &shown["asset_extra_meta"]["ppt_meta"];
+    assert_eq!(ppt["page_count"], 300, "{}", ppt["page_count"]);
+    assert_eq!(ppt["pages"].as_array().unwrap().len(), 50);
+    assert_eq!(files_in(&shown, "COVER").len(), 1, "no generated cover");
+    let summary = c
+        .post(
+            "/digital-assets/summarys",
+            &json!({"asset_ids": [asset_id]}),
+        )
+        .await;
+    let thumbnail = &summary.ok()["asset_list"][0]["thumbnail_url"];
+    assert!(thumbnail.is_string(), "no thumbnail_url: {thumbnail}");
+
+    c.delete(&format!("/files/{main}")).await.ok();
+    let shown = c.show(&asset_id).await;
+    let ppt = &shown["asset_extra_meta"]["ppt_meta"];
+    assert!(
+        ppt["pages"].as_array().is_none_or(|p| p.is_empty()),
+        "pages of a deleted file: {ppt}"
+    );
+    assert_ne!(ppt["ppt_analysis_status"], "SUCCEEDED", "{ppt}");
+    assert!(
+        files_in(&shown, "PAGE").is_empty(),
+        "page files outlived their deck"
+    );
+    server.stop().await;
+}

@@ -169,7 +169,9 @@ pub async fn process_main_file(
     };
     let mut out = Processed::default();
     match asset.asset_type {
-        AssetType::Image => process_image(ctx, &file, &input, work.path(), &mut out).await?,
+        AssetType::Image => {
+            process_image(ctx, &asset, &file, &input, work.path(), &mut out).await?
+        }
         AssetType::Video => {
             process_video(ctx, &asset, &file, &input, work.path(), &mut out).await?
         }
@@ -187,6 +189,7 @@ pub async fn process_main_file(
 
 async fn process_image(
     ctx: &JobContext,
+    asset: &Asset,
     file: &FileRecord,
     input: &Path,
     work: &Path,
@@ -203,7 +206,13 @@ async fn process_image(
         let header = img::read_header(&path)?;
         img::check_pixels(&header, max_pixels)?;
         let thumb = img::thumbnail(&path, side, max_pixels)?;
-        Ok::<_, img::ImageError>((header, thumb))
+        // Reported as displayed, like the thumbnail (and like rotated videos).
+        let shown = if img::exif_swaps_sides(&path) {
+            header.transposed()
+        } else {
+            header
+        };
+        Ok::<_, img::ImageError>((shown, thumb))
     })
     .await
     .map_err(|e| permanent("media_invalid", format!("image decoder crashed: {e}")))?;
@@ -230,8 +239,26 @@ async fn process_image(
     );
     out.derived
         .push(store_derived(ctx, record, &thumb_path).await?);
+    if asset.is_need_generate_cover {
+        // An upright JPEG of the image, smaller than the original.
+        let (path, max_pixels) = (input.to_path_buf(), ctx.config.max_image_pixels);
+        let cover = tokio::task::spawn_blocking(move || {
+            img::thumbnail(&path, IMAGE_COVER_SIDE, max_pixels)
+        })
+        .await
+        .map_err(|e| JobFailure::Retryable(format!("cover crashed: {e}")))?
+        .map_err(|e| JobFailure::Retryable(format!("cover: {e}")))?;
+        let cover_path = work.join("cover.jpg");
+        tokio::fs::write(&cover_path, cover)
+            .await
+            .map_err(|e| JobFailure::Retryable(e.to_string()))?;
+        add_cover(ctx, asset, file, &cover_path, out).await?;
+    }
     Ok(())
 }
+
+/// Longest side of the cover generated for an image, in pixels.
+const IMAGE_COVER_SIDE: u32 = 1280;
 
 async fn probe_input(ctx: &JobContext, input: &Path, work: &Path) -> Result<Probe, JobFailure> {
     probe::probe(&ctx.runner, input, work)
@@ -327,40 +354,8 @@ async fn process_video(
     video::extract_cover(&ctx.runner, input, probed.duration_secs, &frame, work)
         .await
         .map_err(|e| tool_failure("extracting a frame", e))?;
-    if asset.is_need_generate_cover && !has_live_cover(ctx, &asset.asset_id).await? {
-        let record = derived_record(
-            file,
-            Derived::Cover,
-            "cover",
-            format!("{}.cover.jpg", stem(&file.file_name)),
-            "jpg",
-            FileCategory::Cover,
-        );
-        out.derived.push(store_derived(ctx, record, &frame).await?);
-    }
-    let (frame_path, side, max_pixels) = (
-        frame.clone(),
-        ctx.config.thumbnail_size,
-        ctx.config.max_image_pixels,
-    );
-    let thumb = tokio::task::spawn_blocking(move || img::thumbnail(&frame_path, side, max_pixels))
-        .await
-        .map_err(|e| JobFailure::Retryable(format!("thumbnail crashed: {e}")))?
-        .map_err(|e| JobFailure::Retryable(format!("thumbnail: {e}")))?;
-    let thumb_path = work.join("thumbnail.jpg");
-    tokio::fs::write(&thumb_path, thumb)
-        .await
-        .map_err(|e| JobFailure::Retryable(e.to_string()))?;
-    let record = derived_record(
-        file,
-        Derived::Thumbnail,
-        "thumb",
-        format!("{}.thumb.jpg", stem(&file.file_name)),
-        "jpg",
-        FileCategory::Other,
-    );
-    out.derived
-        .push(store_derived(ctx, record, &thumb_path).await?);
+    add_cover(ctx, asset, file, &frame, out).await?;
+    add_thumbnail(ctx, file, &frame, work, out).await?;
 
     let limits = WebLimits {
         max_width: ctx.config.web_max_width,
@@ -407,6 +402,65 @@ async fn process_video(
     meta.video_transcoding_status = Some(status);
     out.transcoding = Some(status);
     out.meta.video_meta = Some(meta);
+    Ok(())
+}
+
+/// Stores the JPEG at `source` as the asset's generated cover when it asked for one
+/// (`is_need_generate_cover`) and has no uploaded cover.
+async fn add_cover(
+    ctx: &JobContext,
+    asset: &Asset,
+    file: &FileRecord,
+    source: &Path,
+    out: &mut Processed,
+) -> Result<(), JobFailure> {
+    if !asset.is_need_generate_cover || has_live_cover(ctx, &asset.asset_id).await? {
+        return Ok(());
+    }
+    let record = derived_record(
+        file,
+        Derived::Cover,
+        "cover",
+        format!("{}.cover.jpg", stem(&file.file_name)),
+        "jpg",
+        FileCategory::Cover,
+    );
+    out.derived.push(store_derived(ctx, record, source).await?);
+    Ok(())
+}
+
+/// Makes and stores the thumbnail of the image at `source` (a video frame, a deck's first
+/// page).
+async fn add_thumbnail(
+    ctx: &JobContext,
+    file: &FileRecord,
+    source: &Path,
+    work: &Path,
+    out: &mut Processed,
+) -> Result<(), JobFailure> {
+    let (source, side, max_pixels) = (
+        source.to_path_buf(),
+        ctx.config.thumbnail_size,
+        ctx.config.max_image_pixels,
+    );
+    let thumb = tokio::task::spawn_blocking(move || img::thumbnail(&source, side, max_pixels))
+        .await
+        .map_err(|e| JobFailure::Retryable(format!("thumbnail crashed: {e}")))?
+        .map_err(|e| JobFailure::Retryable(format!("thumbnail: {e}")))?;
+    let thumb_path = work.join("thumbnail.jpg");
+    tokio::fs::write(&thumb_path, thumb)
+        .await
+        .map_err(|e| JobFailure::Retryable(e.to_string()))?;
+    let record = derived_record(
+        file,
+        Derived::Thumbnail,
+        "thumb",
+        format!("{}.thumb.jpg", stem(&file.file_name)),
+        "jpg",
+        FileCategory::Other,
+    );
+    out.derived
+        .push(store_derived(ctx, record, &thumb_path).await?);
     Ok(())
 }
 
@@ -516,9 +570,13 @@ async fn process_deck(
     .map_err(|e| deck_failure("rendering pages", e))?;
     let mut infos = Vec::new();
     let mut failed = Vec::new();
+    let mut first_page = None;
     for page in pages {
         match page.image {
             Ok(path) => {
+                if page.page_no == 1 {
+                    first_page = Some(path.clone());
+                }
                 let record = derived_record(
                     file,
                     Derived::Page,
@@ -538,8 +596,14 @@ async fn process_deck(
             Err(reason) => failed.push(format!("page {}: {reason}", page.page_no)),
         }
     }
+    // Page 1 is already rendered: it is the deck's thumbnail, and its cover if it wants one.
+    if let Some(page) = &first_page {
+        add_thumbnail(ctx, file, page, work, out).await?;
+        add_cover(ctx, asset, file, page, out).await?;
+    }
     let meta = out.meta.ppt_meta.get_or_insert_with(Default::default);
-    meta.page_count = Some(count.min(256) as i32);
+    // The real count, even past the 50 pages rendered (and the seed's 256).
+    meta.page_count = Some(i32::try_from(count).unwrap_or(i32::MAX));
     meta.pages = Some(infos);
     if failed.is_empty() {
         meta.ppt_analysis_status = Some(PptAnalysisStatus::Succeeded);

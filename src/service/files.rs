@@ -20,8 +20,8 @@ use crate::error::Code;
 use crate::media::sniff;
 use crate::model::files::{decode_md5, effective_file_type, extension};
 use crate::model::{
-    AssetState, AssetType, FileCategory, FileState, FilesCreateBody, LargeFilesCreateBody,
-    PptAnalysisStatus, TranscodingStatus, ValidationError,
+    AssetState, AssetType, FailType, FileCategory, FileState, FilesCreateBody,
+    LargeFilesCreateBody, PptAnalysisStatus, TranscodingStatus, ValidationError,
 };
 use tokio::sync::Notify;
 
@@ -883,17 +883,21 @@ impl Files {
                     let mut asset = self.owned_asset(caller, &file.asset_id).await?;
                     let now = OffsetDateTime::now_utc();
                     let mut write = Write::default();
-                    if file.asset_file_category == FileCategory::Main
-                        && matches!(
+                    if file.asset_file_category == FileCategory::Main {
+                        let mut changed = forget_outputs(&mut asset);
+                        if matches!(
                             asset.asset_state,
                             AssetState::Actived | AssetState::Unactived | AssetState::Failed
-                        )
-                    {
-                        asset.asset_state = AssetState::Creating;
-                        asset.reason = None;
-                        asset.fail_type = None;
-                        asset.update_time = now;
-                        write.assets.push(asset);
+                        ) {
+                            asset.asset_state = AssetState::Creating;
+                            asset.reason = None;
+                            asset.fail_type = None;
+                            changed = true;
+                        }
+                        if changed {
+                            asset.update_time = now;
+                            write.assets.push(asset);
+                        }
                     }
                     file.state = FileState::Deleted;
                     file.update_time = now;
@@ -1028,6 +1032,24 @@ impl Files {
     }
 }
 
+/// Drops what processing recorded about a MAIN file that is being deleted (the pages of a
+/// deck, its page count and analysis status, a video's transcoding status): the files they
+/// point at go with it. Returns whether anything changed.
+fn forget_outputs(asset: &mut Asset) -> bool {
+    let before = asset.asset_extra_meta.clone();
+    if let Some(ppt) = asset.asset_extra_meta.ppt_meta.as_mut() {
+        ppt.pages = None;
+        ppt.page_count = None;
+        ppt.ppt_analysis_status = None;
+        ppt.error_info = None;
+    }
+    if let Some(video) = asset.asset_extra_meta.video_meta.as_mut() {
+        video.video_transcoding_status = None;
+        video.error_info = None;
+    }
+    asset.asset_extra_meta != before
+}
+
 /// The one place where a confirmed MAIN file decides what happens next. Content that does
 /// not match its declared type fails file and asset at once; anything else waits (UPLOADED)
 /// for the processing job (`jobs::process`), which ends in ACTIVED or FAILED. Statuses that
@@ -1039,6 +1061,8 @@ fn queue_main_file(asset: &mut Asset, file: &mut FileRecord, now: OffsetDateTime
         file.reason = Some(reason.clone());
         if matches!(asset.asset_state, AssetState::Creating | AssetState::Failed) {
             asset.asset_state = AssetState::Failed;
+            // The server's own check of the upload refused it.
+            asset.fail_type = Some(FailType::AutomaticReviewReject);
             asset.reason = Some(format!("main file {}: {reason}", file.file_name));
         }
         return false;
