@@ -11,6 +11,8 @@ need pdftoppm poppler-utils
 need pdfinfo poppler-utils
 need pdftotext poppler-utils
 command -v soffice >/dev/null 2>&1 || command -v libreoffice >/dev/null 2>&1 || packages+=(libreoffice-impress)
+# The official-SDK venv (scripts/sdk-venv.sh) needs venv with ensurepip.
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || packages+=(python3-venv)
 
 # Each package once.
 mapfile -t packages < <(printf '%s\n' "${packages[@]}" | sort -u | awk NF)

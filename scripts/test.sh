@@ -10,6 +10,9 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets -- -D warnings
+echo "== official SDK venv (tests/client_cli.rs runs the SDK beside the CLI)"
+ASSETD_SDK_PYTHON="$(./scripts/sdk-venv.sh)"
+export ASSETD_SDK_PYTHON
 echo "== cargo test"
 cargo test --no-fail-fast
 echo "== SDK smoke test (official Huawei Cloud Python SDK)"

@@ -42,13 +42,20 @@ pub struct App {
     pub admin: Arc<crate::service::admin::Admin>,
     /// Webhooks.
     pub webhooks: Arc<crate::service::webhooks::Webhooks>,
+    /// The `/ready` checks.
+    pub readiness: Arc<crate::service::readiness::Readiness>,
 }
 
 impl App {
     /// Opens the catalogue and builds every service.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(mut config: Config) -> anyhow::Result<Self> {
+        // Metrics recorded before the recorder exists would be lost.
+        crate::telemetry::handle();
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+        // Tools only get absolute paths, and the default `./data` is relative.
+        config.data_dir = std::path::absolute(&config.data_dir)
+            .with_context(|| format!("resolving data directory {}", config.data_dir.display()))?;
         let catalog = catalog::open(&config.catalog_url())
             .await
             .context("opening the catalogue")?;
@@ -90,6 +97,10 @@ impl App {
         let config = Arc::new(config);
         let egress =
             Arc::new(EgressPolicy::parse(&config.webhook_allow_hosts).map_err(anyhow::Error::msg)?);
+        let readiness = Arc::new(crate::service::readiness::Readiness::new(
+            catalog.clone(),
+            blobs.clone(),
+        ));
         let jobs = Arc::new(JobContext {
             catalog: catalog.clone(),
             blobs,
@@ -120,6 +131,7 @@ impl App {
                 catalog.clone(),
                 egress,
             )),
+            readiness,
             config,
             jobs,
             catalog,
@@ -136,6 +148,25 @@ impl App {
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        self.serve_with_metrics(listener, None, shutdown).await
+    }
+
+    /// Serves on `listener`, and `/metrics` alone on `metrics` when given (then the main
+    /// listener does not serve it), until `shutdown` resolves.
+    pub async fn serve_with_metrics(
+        self,
+        listener: TcpListener,
+        metrics: Option<TcpListener>,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let metrics = metrics.map(|listener| {
+            let router = crate::http::metrics_router(self.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            })
+        });
         match crate::media::runner::JobDir::sweep(&self.config.data_dir.join("work")) {
             Ok(0) | Err(_) => {}
             Ok(n) => tracing::info!(dirs = n, "removed work directories left by a previous run"),
@@ -159,6 +190,9 @@ impl App {
             dead = watchdog.watch_catalog() => Err(dead),
         };
         sweeper.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         for worker in workers {
             worker.abort();
         }
@@ -169,15 +203,7 @@ impl App {
     /// [`HEALTH_WRITE_TIMEOUT`]. On SQLite that goes through the writer task and takes the
     /// write lock, so a dead writer or a database locked by something else shows here.
     pub async fn check_health(&self) -> Result<(), HealthError> {
-        match tokio::time::timeout(HEALTH_WRITE_TIMEOUT, self.catalog.apply(Write::default())).await
-        {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(HealthError::CatalogUnwritable(e.to_string())),
-            Err(_) => Err(HealthError::CatalogUnwritable(format!(
-                "no write committed within {}s",
-                HEALTH_WRITE_TIMEOUT.as_secs()
-            ))),
-        }
+        catalog_writable(self.catalog.as_ref()).await
     }
 
     /// Resolves (with the reason) once the catalogue has accepted no write for
@@ -204,6 +230,19 @@ impl App {
                 Err(e) => tracing::warn!(error = %e, "the catalogue does not accept writes"),
             }
         }
+    }
+}
+
+/// Whether `catalog` commits an (empty) write within [`HEALTH_WRITE_TIMEOUT`]; shared by
+/// `/health` and `/ready`.
+pub async fn catalog_writable(catalog: &dyn Catalog) -> Result<(), HealthError> {
+    match tokio::time::timeout(HEALTH_WRITE_TIMEOUT, catalog.apply(Write::default())).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(HealthError::CatalogUnwritable(e.to_string())),
+        Err(_) => Err(HealthError::CatalogUnwritable(format!(
+            "no write committed within {}s",
+            HEALTH_WRITE_TIMEOUT.as_secs()
+        ))),
     }
 }
 

@@ -377,6 +377,24 @@ impl BlobStore {
         }
     }
 
+    /// Writes a small temporary object, reads it back and removes it: proves the store is
+    /// reachable, writable and readable (the readiness check).
+    pub async fn check(&self) -> Result<(), BlobError> {
+        let key = BlobKey::temp();
+        let probe = Bytes::from_static(b"assetd readiness probe");
+        self.store.put(&key.path(), probe.clone().into()).await?;
+        let read = async { self.store.get(&key.path()).await?.bytes().await };
+        let back = read.await;
+        self.delete(&key).await?;
+        if back? == probe {
+            Ok(())
+        } else {
+            Err(BlobError::Body(
+                "the probe object read back differently".into(),
+            ))
+        }
+    }
+
     /// Removes every stored part of a multipart upload.
     pub async fn delete_parts(&self, file_id: &str, count: u32) -> Result<(), BlobError> {
         for part in 1..=count {

@@ -83,6 +83,8 @@ pub struct Config {
     /// link-local, …): host names, IP addresses or CIDR networks, e.g. `["127.0.0.1"]`.
     /// Everything else non-public is refused, checked after DNS resolution on every delivery.
     pub webhook_allow_hosts: Vec<String>,
+    /// Serve `/metrics` on this address instead of on `listen` (e.g. a private interface).
+    pub metrics_listen: Option<SocketAddr>,
     /// `serve` exits non-zero once the catalogue has accepted no write for this many seconds
     /// (checked every 10 s), for a supervisor to restart it; 0 never exits.
     pub catalog_unwritable_exit_secs: u64,
@@ -123,6 +125,7 @@ impl Default for Config {
             review_timeout_secs: 10,
             webhook_timeout_secs: 10,
             webhook_allow_hosts: Vec::new(),
+            metrics_listen: None,
             catalog_unwritable_exit_secs: 60,
         }
     }

@@ -38,6 +38,7 @@ pub enum Code {
     NotImplemented,
     /// Anything unexpected; the cause is logged, never sent.
     Internal,
-    /// The server cannot serve right now (its catalogue does not accept writes).
+    /// The server cannot serve right now: its catalogue does not accept writes (`/health`),
+    /// or a dependency is not working (`/ready`).
     Unavailable,
 }

@@ -8,12 +8,15 @@
 pub mod app;
 pub mod blobs;
 pub mod catalog;
+pub mod client;
 pub mod config;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod logging;
 pub mod media;
 pub mod model;
 pub mod service;
 pub mod signing;
 pub mod tasks;
+pub mod telemetry;

@@ -1,13 +1,14 @@
-//! The `assetd` command line: `serve` and `credentials create`, with global `--data-dir`.
+//! The `assetd` command line: `serve`, `credentials create|list|revoke|rotate`, `doctor` and
+//! the `client`, with global `--data-dir`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use assetd::app::{shutdown_signal, App};
 use assetd::config::Config;
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
 /// Self-hosted digital asset library speaking the MetaStudio asset API.
 #[derive(Debug, Parser)]
@@ -39,12 +40,20 @@ enum Command {
         /// Non-public webhook targets to allow: comma-separated hosts, IPs or CIDRs.
         #[arg(long, env = "ASSETD_WEBHOOK_ALLOW_HOSTS", value_delimiter = ',')]
         webhook_allow_hosts: Option<Vec<String>>,
+        /// Serve `/metrics` on this address instead of the main one.
+        #[arg(long, env = "ASSETD_METRICS_LISTEN")]
+        metrics_listen: Option<SocketAddr>,
     },
     /// Manage access keys.
     Credentials {
         #[command(subcommand)]
         command: CredentialsCommand,
     },
+    /// Check what the server needs (catalogue, blob store, external tools) and print it, like
+    /// `GET /ready`; exits 1 when something is missing.
+    Doctor,
+    /// Talk to an assetd server as a client: upload, list, show, download, delete, restore.
+    Client(assetd::client::ClientArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,6 +73,25 @@ enum CredentialsCommand {
         #[arg(long)]
         admin: bool,
     },
+    /// List access keys with their project and admin flag (never the secret keys).
+    List {
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an access key: requests signed with it and its tokens are refused from now on.
+    Revoke {
+        /// The access key to delete.
+        #[arg(long)]
+        access_key: String,
+    },
+    /// Give an access key a new secret key, printed once; tokens issued under the old one stop
+    /// working.
+    Rotate {
+        /// The access key whose secret key is replaced.
+        #[arg(long)]
+        access_key: String,
+    },
 }
 
 fn config_from(cli: &Cli) -> anyhow::Result<Config> {
@@ -76,10 +104,14 @@ fn config_from(cli: &Cli) -> anyhow::Result<Config> {
         public_url,
         database_url,
         webhook_allow_hosts,
+        metrics_listen,
     } = &cli.command
     {
         if let Some(v) = webhook_allow_hosts {
             config.webhook_allow_hosts = v.clone();
+        }
+        if let Some(v) = metrics_listen {
+            config.metrics_listen = Some(*v);
         }
         if let Some(v) = listen {
             config.listen = *v;
@@ -94,48 +126,136 @@ fn config_from(cli: &Cli) -> anyhow::Result<Config> {
     Ok(config)
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("ASSETD_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Client(args) = cli.command {
+        // The client's stdout is its output; logs stay quiet on stderr unless asked for.
+        if let Err(e) = assetd::logging::init("warn") {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+        return assetd::client::main(args);
+    }
+    if let Err(e) = assetd::logging::init("info") {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = config_from(&cli)?;
     match cli.command {
         Command::Serve { .. } => {
             let listen = config.listen;
+            let metrics_listen = config.metrics_listen;
             let app = App::build(config).await?;
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("binding {listen}"))?;
+            let metrics = match metrics_listen {
+                Some(addr) => Some(
+                    tokio::net::TcpListener::bind(addr)
+                        .await
+                        .with_context(|| format!("binding the metrics address {addr}"))?,
+                ),
+                None => None,
+            };
             tracing::info!(listen = %listener.local_addr()?, "assetd ready");
-            app.serve(listener, shutdown_signal()).await
+            app.serve_with_metrics(listener, metrics, shutdown_signal())
+                .await?;
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Credentials {
-            command:
-                CredentialsCommand::Create {
-                    project_id,
-                    access_key,
-                    secret_key,
-                    admin,
-                },
-        } => {
+        Command::Doctor => {
+            let report = assetd::service::readiness::doctor(&config).await;
+            print!("{}", report.to_text());
+            Ok(if report.ready() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Credentials { command } => {
             std::fs::create_dir_all(&config.data_dir)?;
             let catalog = assetd::catalog::open(&config.catalog_url()).await?;
-            let (ak, sk) = assetd::service::auth::create_credential(
-                catalog.as_ref(),
-                &project_id,
-                access_key,
-                secret_key,
-                admin,
-            )
-            .await?;
+            credentials(catalog.as_ref(), command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Client(_) => unreachable!("handled before the runtime starts"),
+    }
+}
+
+async fn credentials(
+    catalog: &dyn assetd::catalog::Catalog,
+    command: CredentialsCommand,
+) -> anyhow::Result<()> {
+    use assetd::service::auth;
+    match command {
+        CredentialsCommand::Create {
+            project_id,
+            access_key,
+            secret_key,
+            admin,
+        } => {
+            let (ak, sk) =
+                auth::create_credential(catalog, &project_id, access_key, secret_key, admin)
+                    .await?;
             println!("project_id={project_id}\naccess_key={ak}\nsecret_key={sk}\nadmin={admin}");
-            Ok(())
+        }
+        CredentialsCommand::List { json } => {
+            let list = catalog.list_credentials().await?;
+            if json {
+                for c in list {
+                    let created = assetd::http::routes::assets::rfc3339(c.created_at);
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "access_key": c.access_key,
+                            "project_id": c.project_id,
+                            "admin": c.is_admin,
+                            "created_at": created,
+                        })
+                    );
+                }
+            } else {
+                println!(
+                    "{:<24} {:<36} {:<5} CREATED",
+                    "ACCESS_KEY", "PROJECT_ID", "ADMIN"
+                );
+                for c in list {
+                    println!(
+                        "{:<24} {:<36} {:<5} {}",
+                        c.access_key,
+                        c.project_id,
+                        c.is_admin,
+                        assetd::http::routes::assets::rfc3339(c.created_at)
+                    );
+                }
+            }
+        }
+        CredentialsCommand::Revoke { access_key } => {
+            auth::revoke_credential(catalog, &access_key).await?;
+            println!("revoked access_key={access_key}");
+        }
+        CredentialsCommand::Rotate { access_key } => {
+            let sk = auth::rotate_credential(catalog, &access_key).await?;
+            println!("access_key={access_key}\nsecret_key={sk}");
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //!
 //! The server side parses the `Authorization` header and [`verify`]s a request
 //! from its raw method, path, query, headers and body. The client side,
-//! [`authorization_header`], signs exactly like the SDK so tests and benchmarks
-//! can talk to the server. The algorithm and its test vectors are in
+//! [`authorization_header`], signs exactly like the SDK so `assetd client`, tests
+//! and benchmarks can talk to the server. The algorithm and its test vectors are in
 //! `shared/spec/SIGNING.md`.
 
 use std::fmt;
@@ -381,7 +381,7 @@ pub fn verify(
     }
 }
 
-/// Client side, used by tests and benchmarks to sign exactly like the SDK.
+/// Client side, used by `assetd client`, tests and benchmarks to sign exactly like the SDK.
 ///
 /// `raw_query` must already be in the form it will be sent, and `headers` must
 /// already include `Host` and `X-Sdk-Date`. Every header whose name has no `_`

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use assetd::catalog::{
-    Asset, AssetQuery, AssetSource, Catalog, CatalogError, Credential, FileRecord, JobOutcome,
-    Lane, NewJob, ShareRole, SortKey, TextMatch, Token, Write,
+    Asset, AssetQuery, AssetSource, Catalog, CatalogError, Credential, FileRecord, JobCounts,
+    JobOutcome, Lane, NewJob, ShareRole, SortKey, TextMatch, Token, Write,
 };
 use assetd::model::{
     AssetExtraMeta, AssetSharedConfig, AssetState, AssetType, AutoOperation, AutoOperationConfig,
@@ -79,6 +79,9 @@ contract!(
     list_orders_by_create_time_update_time_and_asset_order,
     list_follows_share_roles_and_sources,
     list_sees_updated_tags_and_shares,
+    credentials_are_listed_without_secrets_and_deleted_with_their_tokens,
+    stats_count_jobs_by_kind_assets_by_state_and_the_review_queue,
+    a_running_job_reports_progress_until_it_is_claimed_again,
     claims_take_only_the_lanes_asked_for,
 );
 
@@ -280,6 +283,7 @@ async fn tokens_are_stored_and_found_by_hash(c: Cat) {
         project_id: "p".to_owned(),
         is_admin: true,
         expires_at: OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() + Duration::HOUR,
+        secret_fingerprint: "f1".to_owned(),
     };
     c.put_token(&token).await.unwrap();
     let found = c.token(&hash).await.unwrap().expect("stored");
@@ -288,6 +292,7 @@ async fn tokens_are_stored_and_found_by_hash(c: Cat) {
     assert_eq!(found.project_id, "p");
     assert!(found.is_admin);
     assert_eq!(found.expires_at, token.expires_at);
+    assert_eq!(found.secret_fingerprint, "f1");
     assert!(c.token(&fresh()).await.unwrap().is_none());
     // A second token does not disturb the first.
     let other = Token {
@@ -1274,49 +1279,214 @@ async fn list_sees_updated_tags_and_shares(c: Cat) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Jobs
+// Operator tooling: credentials, stats, job progress
+
+async fn credentials_are_listed_without_secrets_and_deleted_with_their_tokens(c: Cat) {
+    let ak = format!("AK{}", fresh());
+    c.put_credential(&Credential {
+        access_key: ak.clone(),
+        secret_key: "listed-secret".to_owned().into(),
+        project_id: "p-list".to_owned(),
+        is_admin: true,
+    })
+    .await
+    .unwrap();
+    let listed = c.list_credentials().await.unwrap();
+    let mine = listed.iter().find(|i| i.access_key == ak).expect("listed");
+    assert_eq!(mine.project_id, "p-list");
+    assert!(mine.is_admin);
+    assert!(mine.created_at > OffsetDateTime::now_utc() - Duration::HOUR);
+
+    let hash = fresh();
+    c.put_token(&Token {
+        token_hash: hash.clone(),
+        access_key: ak.clone(),
+        project_id: "p-list".to_owned(),
+        is_admin: true,
+        expires_at: OffsetDateTime::now_utc() + Duration::HOUR,
+        secret_fingerprint: "f".to_owned(),
+    })
+    .await
+    .unwrap();
+    assert!(c.delete_credential(&ak).await.unwrap());
+    assert!(c.credential(&ak).await.unwrap().is_none());
+    assert!(c.token(&hash).await.unwrap().is_none(), "its tokens go too");
+    assert!(!c
+        .list_credentials()
+        .await
+        .unwrap()
+        .iter()
+        .any(|i| i.access_key == ak));
+    assert!(!c.delete_credential(&ak).await.unwrap(), "already gone");
+}
+
+fn job(kind: &str, key: Option<String>) -> NewJob {
+    NewJob {
+        kind: kind.to_owned(),
+        payload: "{}".to_owned(),
+        dedup_key: key,
+        run_after: OffsetDateTime::now_utc() - Duration::SECOND,
+        max_attempts: 3,
+        lane: Lane::Light,
+    }
+}
+
+async fn stats_count_jobs_by_kind_assets_by_state_and_the_review_queue(c: Cat) {
+    let before = c.stats().await.unwrap();
+    let kind = format!("kind-{}", fresh());
+    let jobs = vec![job(&kind, None), job(&kind, None)];
+    let project = fresh();
+    let a = Asset {
+        asset_state: AssetState::Actived,
+        ..asset(&project, "a")
+    };
+    let review = file(&a, FileCategory::Main, FileState::Review, 0);
+    c.apply(Write {
+        new_assets: vec![a],
+        new_files: vec![review],
+        jobs,
+        ..Write::default()
+    })
+    .await
+    .unwrap();
+    let after = c.stats().await.unwrap();
+    let counts = after
+        .jobs
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, n)| *n)
+        .expect("the new kind is counted");
+    assert_eq!(
+        counts,
+        JobCounts {
+            queued: 2,
+            running: 0,
+            failed: 0
+        }
+    );
+    let actived = |s: &assetd::catalog::CatalogStats| {
+        s.assets
+            .iter()
+            .find(|(state, _)| *state == AssetState::Actived)
+            .map_or(0, |(_, n)| *n)
+    };
+    assert!(actived(&after) > actived(&before));
+    assert!(after.review_queue > before.review_queue);
+}
+
+async fn a_running_job_reports_progress_until_it_is_claimed_again(c: Cat) {
+    // Only this check's own job may be claimed, so it uses a kind no other check enqueues
+    // and a catalogue of its own is not needed: claims take the oldest due job, so the job
+    // is made due far in the past.
+    let key = format!("progress:{}", fresh());
+    assert!(c.job_status(&key).await.unwrap().is_none());
+    let mut new = job("progress_check", Some(key.clone()));
+    new.run_after = OffsetDateTime::UNIX_EPOCH + Duration::SECOND;
+    c.apply(Write {
+        jobs: vec![new],
+        ..Write::default()
+    })
+    .await
+    .unwrap();
+    let queued = c.job_status(&key).await.unwrap().expect("pending");
+    assert_eq!(queued.state, "QUEUED");
+    assert_eq!(queued.progress, None);
+    // Progress of a job nobody runs is ignored.
+    c.set_job_progress(&key, r#"{"step":"x"}"#).await.unwrap();
+    assert_eq!(c.job_status(&key).await.unwrap().unwrap().progress, None);
+
+    let now = OffsetDateTime::now_utc();
+    let claimed = c
+        .claim_job(
+            "w1",
+            now,
+            now + Duration::MINUTE,
+            &[Lane::Light, Lane::Heavy],
+        )
+        .await
+        .unwrap()
+        .expect("claimable");
+    assert_eq!(claimed.kind, "progress_check");
+    c.set_job_progress(&key, r#"{"step":"transcoding","percent":40}"#)
+        .await
+        .unwrap();
+    let running = c.job_status(&key).await.unwrap().unwrap();
+    assert_eq!(running.state, "RUNNING");
+    assert_eq!(running.attempts, 1);
+    assert_eq!(
+        running.progress.as_deref(),
+        Some(r#"{"step":"transcoding","percent":40}"#)
+    );
+
+    c.finish_job(
+        claimed.id,
+        "w1",
+        JobOutcome::Retry {
+            at: OffsetDateTime::UNIX_EPOCH + Duration::SECOND,
+            error: "boom".to_owned(),
+        },
+    )
+    .await
+    .unwrap();
+    let retried = c.job_status(&key).await.unwrap().unwrap();
+    assert_eq!(retried.state, "QUEUED");
+    assert_eq!(retried.last_error.as_deref(), Some("boom"));
+    assert_eq!(retried.progress, None, "a retry starts from scratch");
+
+    let again = c
+        .claim_job(
+            "w2",
+            now,
+            now + Duration::MINUTE,
+            &[Lane::Light, Lane::Heavy],
+        )
+        .await
+        .unwrap()
+        .expect("claimable");
+    assert_eq!(again.id, claimed.id);
+    c.finish_job(again.id, "w2", JobOutcome::Done)
+        .await
+        .unwrap();
+    assert!(c.job_status(&key).await.unwrap().is_none());
+}
+
+// ---------------------------------------------------------------------------------------
+// Job lanes
 
 async fn claims_take_only_the_lanes_asked_for(c: Cat) {
+    // Checks may share one database, and claims take the oldest due job of any check: this
+    // one claims only from the heavy lane, which no other check fills, and its light job is
+    // due after the job the progress check claims, so that one never takes it.
     let key = fresh();
     let job = |lane: Lane, secs: i64| NewJob {
         kind: "contract".to_owned(),
         payload: format!("{{\"key\":\"{key}\",\"lane\":\"{}\"}}", lane.as_str()),
         dedup_key: Some(format!("{key}:{}", lane.as_str())),
-        run_after: at(secs),
+        run_after: OffsetDateTime::UNIX_EPOCH + Duration::seconds(secs),
         max_attempts: 3,
         lane,
     };
-    // The heavy job is older: a claim of both lanes takes it first.
+    // The light job is older, yet a claim of the heavy lane skips it.
     let write = Write {
-        jobs: vec![job(Lane::Heavy, 1), job(Lane::Light, 2)],
+        jobs: vec![job(Lane::Light, 2), job(Lane::Heavy, 3)],
         ..Write::default()
     };
     c.apply(write).await.unwrap();
     let now = OffsetDateTime::now_utc();
     let lease = now + Duration::minutes(5);
-    let light = c
-        .claim_job("w-light", now, lease, &[Lane::Light])
-        .await
-        .unwrap()
-        .expect("the light job");
-    assert_eq!(light.lane, Lane::Light);
-    assert!(light.payload.contains(&key) && light.payload.contains("light"));
-    assert!(c
-        .claim_job("w-light", now, lease, &[Lane::Light])
-        .await
-        .unwrap()
-        .is_none());
     let heavy = c
-        .claim_job("w-any", now, lease, &[Lane::Light, Lane::Heavy])
+        .claim_job("w-heavy", now, lease, &[Lane::Heavy])
         .await
         .unwrap()
         .expect("the heavy job");
     assert_eq!(heavy.lane, Lane::Heavy);
     assert!(heavy.payload.contains(&key) && heavy.payload.contains("heavy"));
-    c.finish_job(light.id, "w-light", JobOutcome::Done)
+    assert!(c
+        .claim_job("w-heavy", now, lease, &[Lane::Heavy])
         .await
-        .unwrap();
-    c.finish_job(heavy.id, "w-any", JobOutcome::Done)
+        .unwrap()
+        .is_none_or(|other| !other.payload.contains(&key)));
+    c.finish_job(heavy.id, "w-heavy", JobOutcome::Done)
         .await
         .unwrap();
 }

@@ -66,6 +66,23 @@ pub enum Job {
 }
 
 impl Job {
+    /// Every persisted tag, for reporting queue depth per kind.
+    pub const KINDS: &'static [&'static str] = &[
+        "process_main_file",
+        "auto_operation",
+        "recycle",
+        "purge_files",
+        "share_expiry",
+        "sweep_uploads",
+        super::EVENT_JOB_KIND,
+    ];
+
+    /// The dedup key of the job processing MAIN file `file_id` (also how its progress is
+    /// found).
+    pub fn processing_key(file_id: &str) -> String {
+        format!("process_main_file:{file_id}")
+    }
+
     /// The persisted tag.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -82,7 +99,7 @@ impl Job {
     /// The job as a catalogue row, due now.
     pub fn to_new(&self, max_attempts: i32) -> NewJob {
         let dedup_key = match self {
-            Self::ProcessMainFile { file_id, .. } => Some(format!("process_main_file:{file_id}")),
+            Self::ProcessMainFile { file_id, .. } => Some(Self::processing_key(file_id)),
             Self::AutoOperation {
                 asset_id,
                 operation,
@@ -116,6 +133,39 @@ impl Job {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_is_listed() {
+        let jobs = [
+            Job::ProcessMainFile {
+                asset_id: "a".into(),
+                file_id: "f".into(),
+            },
+            Job::AutoOperation {
+                asset_id: "a".into(),
+                operation: crate::model::AutoOperation::Block,
+                operation_time: "t".into(),
+            },
+            Job::Recycle {
+                asset_id: "a".into(),
+                deleted_at: "t".into(),
+            },
+            Job::PurgeFiles {
+                asset_id: "a".into(),
+            },
+            Job::ShareExpiry {
+                asset_id: "a".into(),
+                expire_time: "t".into(),
+            },
+            Job::SweepUploads,
+            Job::DeliverEvent {
+                project_id: "p".into(),
+                event: serde_json::Value::Null,
+            },
+        ];
+        let kinds: Vec<&str> = jobs.iter().map(Job::kind).collect();
+        assert_eq!(kinds, Job::KINDS);
+    }
 
     #[test]
     fn job_tags_are_stable() {

@@ -80,6 +80,48 @@ pub struct Token {
     pub is_admin: bool,
     /// When it stops being accepted.
     pub expires_at: OffsetDateTime,
+    /// Fingerprint of the SK it was issued under (see `service::auth`); the token stops
+    /// working once the credential's SK no longer matches it.
+    pub secret_fingerprint: String,
+}
+
+/// A credential as operators see it: everything but the SK.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialInfo {
+    /// The access key.
+    pub access_key: String,
+    /// The project it is bound to.
+    pub project_id: String,
+    /// Whether it may use admin-only features.
+    pub is_admin: bool,
+    /// When it was first created.
+    pub created_at: OffsetDateTime,
+}
+
+/// Counts for the metrics endpoint, read in one go.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogStats {
+    /// Job queue depth per job kind.
+    pub jobs: Vec<(String, JobCounts)>,
+    /// Assets per state (states with no asset are absent).
+    pub assets: Vec<(AssetState, u64)>,
+    /// Files waiting in the manual review queue.
+    pub review_queue: u64,
+}
+
+/// Where a pending job stands, for telling a client what processing is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobStatus {
+    /// `QUEUED` or `RUNNING`.
+    pub state: String,
+    /// Attempts so far.
+    pub attempts: i32,
+    /// Attempts allowed.
+    pub max_attempts: i32,
+    /// Error of the previous attempt, when it was retried.
+    pub last_error: Option<String>,
+    /// What the running attempt last reported (JSON written by the job).
+    pub progress: Option<String>,
 }
 
 /// A digital asset as stored: the wire's DigitalAssetInfo plus server bookkeeping.
@@ -583,6 +625,18 @@ pub trait Catalog: Send + Sync + 'static {
         limit: u32,
         offset: u64,
     ) -> Result<(u64, Vec<AccessRecord>), CatalogError>;
+
+    /// Every credential, by access key; never the SKs.
+    async fn list_credentials(&self) -> Result<Vec<CredentialInfo>, CatalogError>;
+    /// Removes a credential and the tokens issued to it; `false` when there was none.
+    async fn delete_credential(&self, access_key: &str) -> Result<bool, CatalogError>;
+    /// Job counts by kind, assets by state and the review queue length (for `/metrics`).
+    async fn stats(&self) -> Result<CatalogStats, CatalogError>;
+    /// Records what the RUNNING job with `dedup_key` is doing (a small JSON document);
+    /// ignored when no such job is running. Cleared when the job finishes or is retried.
+    async fn set_job_progress(&self, dedup_key: &str, progress: &str) -> Result<(), CatalogError>;
+    /// The pending (QUEUED or RUNNING) job with `dedup_key`, if any.
+    async fn job_status(&self, dedup_key: &str) -> Result<Option<JobStatus>, CatalogError>;
 
     /// Commits a [`Write`] atomically. Every asset whose `asset_state` changes also gets an
     /// [`EVENT_JOB_KIND`] job when its project has a webhook (the transactional outbox). Fails with [`CatalogError::Conflict`] when any updated

@@ -16,9 +16,9 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    AccessRecord, Asset, AssetPage, AssetQuery, AssetSource, Catalog, CatalogError, Credential,
-    FileRecord, JobCounts, JobOutcome, JobRecord, Lane, NewJob, ShareRole, SortKey, TextMatch,
-    Token, Webhook, Write, EVENT_JOB_KIND,
+    AccessRecord, Asset, AssetPage, AssetQuery, AssetSource, Catalog, CatalogError, CatalogStats,
+    Credential, CredentialInfo, FileRecord, JobCounts, JobOutcome, JobRecord, JobStatus, Lane,
+    NewJob, ShareRole, SortKey, TextMatch, Token, Webhook, Write, EVENT_JOB_KIND,
 };
 use crate::model::{AssetState, AssetType, FileState, SharedType};
 
@@ -854,14 +854,16 @@ impl Catalog for SqliteCatalog {
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
-                "INSERT INTO tokens (token_hash, access_key, project_id, is_admin, expires_at)
-                 VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO tokens (token_hash, access_key, project_id, is_admin, expires_at,
+                                     secret_fingerprint)
+                 VALUES (?, ?, ?, ?, ?, ?)",
             )
             .bind(&token.token_hash)
             .bind(&token.access_key)
             .bind(&token.project_id)
             .bind(token.is_admin)
             .bind(micros(token.expires_at))
+            .bind(&token.secret_fingerprint)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -872,8 +874,8 @@ impl Catalog for SqliteCatalog {
 
     async fn token(&self, token_hash: &str) -> Result<Option<Token>, CatalogError> {
         let row = sqlx::query(
-            "SELECT token_hash, access_key, project_id, is_admin, expires_at FROM tokens
-             WHERE token_hash = ?",
+            "SELECT token_hash, access_key, project_id, is_admin, expires_at, secret_fingerprint
+             FROM tokens WHERE token_hash = ?",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -885,6 +887,7 @@ impl Catalog for SqliteCatalog {
                 project_id: row.try_get("project_id")?,
                 is_admin: row.try_get("is_admin")?,
                 expires_at: from_micros(row.try_get("expires_at")?),
+                secret_fingerprint: row.try_get("secret_fingerprint")?,
             })
         })
         .transpose()
@@ -1224,7 +1227,7 @@ impl Catalog for SqliteCatalog {
                 .push_bind(worker)
                 .push(", updated_at = ")
                 .push_bind(now)
-                .push(" WHERE id = (SELECT id FROM jobs WHERE ((state = 'QUEUED' AND run_after <= ")
+                .push(", progress = NULL WHERE id = (SELECT id FROM jobs WHERE ((state = 'QUEUED' AND run_after <= ")
                 .push_bind(now)
                 .push(") OR (state = 'RUNNING' AND lease_until < ")
                 .push_bind(now)
@@ -1287,7 +1290,7 @@ impl Catalog for SqliteCatalog {
             }
             JobOutcome::Retry { at, error } => sqlx::query(
                 "UPDATE jobs SET state = 'QUEUED', run_after = ?, last_error = ?, lease_until = NULL,
-                     worker = NULL, updated_at = ?
+                     worker = NULL, updated_at = ?, progress = NULL
                  WHERE id = ? AND worker = ? AND state = 'RUNNING'",
             )
             .bind(micros(*at))
@@ -1323,6 +1326,113 @@ impl Catalog for SqliteCatalog {
             }
         }
         Ok(counts)
+    }
+
+    async fn list_credentials(&self) -> Result<Vec<CredentialInfo>, CatalogError> {
+        let rows = sqlx::query(
+            "SELECT access_key, project_id, is_admin, created_at FROM credentials
+             ORDER BY access_key",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CredentialInfo {
+                    access_key: row.try_get("access_key")?,
+                    project_id: row.try_get("project_id")?,
+                    is_admin: row.try_get("is_admin")?,
+                    created_at: from_micros(row.try_get("created_at")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_credential(&self, access_key: &str) -> Result<bool, CatalogError> {
+        let (pool, access_key) = (self.pool.clone(), access_key.to_owned());
+        detached(async move {
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            sqlx::query("DELETE FROM tokens WHERE access_key = ?")
+                .bind(&access_key)
+                .execute(&mut *tx)
+                .await?;
+            let gone = sqlx::query("DELETE FROM credentials WHERE access_key = ?")
+                .bind(&access_key)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            Ok(gone > 0)
+        })
+        .await
+    }
+
+    async fn stats(&self) -> Result<CatalogStats, CatalogError> {
+        let mut stats = CatalogStats::default();
+        let rows = sqlx::query(
+            "SELECT kind, state, count(*) AS n FROM jobs GROUP BY kind, state ORDER BY kind",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for row in rows {
+            let kind: String = row.try_get("kind")?;
+            let n = u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0);
+            if stats.jobs.last().is_none_or(|(k, _)| *k != kind) {
+                stats.jobs.push((kind, JobCounts::default()));
+            }
+            let counts = &mut stats.jobs.last_mut().expect("pushed above").1;
+            match row.try_get::<String, _>("state")?.as_str() {
+                "QUEUED" => counts.queued = n,
+                "RUNNING" => counts.running = n,
+                "FAILED" => counts.failed = n,
+                _ => {}
+            }
+        }
+        let rows =
+            sqlx::query("SELECT asset_state, count(*) AS n FROM assets GROUP BY asset_state")
+                .fetch_all(&self.pool)
+                .await?;
+        for row in rows {
+            let state: String = row.try_get("asset_state")?;
+            if let Ok(state) = state.parse::<AssetState>() {
+                let n = u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0);
+                stats.assets.push((state, n));
+            }
+        }
+        let review: i64 = sqlx::query_scalar("SELECT count(*) FROM files WHERE state = ?")
+            .bind(FileState::Review.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        stats.review_queue = u64::try_from(review).unwrap_or(0);
+        Ok(stats)
+    }
+
+    async fn set_job_progress(&self, dedup_key: &str, progress: &str) -> Result<(), CatalogError> {
+        sqlx::query("UPDATE jobs SET progress = ? WHERE dedup_key = ? AND state = 'RUNNING'")
+            .bind(progress)
+            .bind(dedup_key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn job_status(&self, dedup_key: &str) -> Result<Option<JobStatus>, CatalogError> {
+        let row = sqlx::query(
+            "SELECT state, attempts, max_attempts, last_error, progress FROM jobs
+             WHERE dedup_key = ? AND state IN ('QUEUED', 'RUNNING')",
+        )
+        .bind(dedup_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(JobStatus {
+                state: row.try_get("state")?,
+                attempts: row.try_get("attempts")?,
+                max_attempts: row.try_get("max_attempts")?,
+                last_error: row.try_get("last_error")?,
+                progress: row.try_get("progress")?,
+            })
+        })
+        .transpose()
     }
 }
 

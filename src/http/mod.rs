@@ -5,12 +5,14 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod listener;
+pub mod metrics;
+pub mod openapi;
 pub mod routes;
 
 use std::any::Any;
 
 use axum::http::{HeaderValue, Request, Response};
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 use axum::Router;
@@ -159,8 +161,16 @@ pub fn router(app: App) -> Router {
         })
         .on_response(DefaultOnResponse::new().level(Level::INFO));
 
-    Router::new()
+    let mut operations = Router::new()
         .route("/health", get(health::show_health))
+        .route("/ready", get(health::show_ready))
+        .route("/openapi.json", get(openapi::show_openapi));
+    if app.config.metrics_listen.is_none() {
+        operations = operations.route("/metrics", get(health::show_metrics));
+    }
+
+    Router::new()
+        .merge(operations)
         .route(
             "/uploads/{file_id}",
             put(files::upload_file).head(files::upload_status),
@@ -171,6 +181,7 @@ pub fn router(app: App) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(app)
         .layer(axum::middleware::map_response(error::shape_errors))
+        .layer(from_fn(metrics::track))
         .layer(
             ServiceBuilder::new()
                 // The id is always ours: a client-chosen one would reach the logs unchecked.
@@ -183,4 +194,12 @@ pub fn router(app: App) -> Router {
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(CatchPanicLayer::custom(panic_response)),
         )
+}
+
+/// The router of the separate metrics listener (`metrics_listen`): `/metrics` only.
+pub fn metrics_router(app: App) -> Router {
+    Router::new()
+        .route("/metrics", get(health::show_metrics))
+        .fallback(route_not_found)
+        .with_state(app)
 }

@@ -5,6 +5,7 @@
 
 pub mod governance;
 pub mod process;
+pub mod progress;
 pub mod review;
 
 use std::sync::Arc;

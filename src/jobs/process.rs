@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use super::progress::{self, Step};
 use super::review::{self, Verdict};
 use super::{JobContext, JobFailure};
 use crate::blobs::BlobKey;
@@ -168,6 +169,12 @@ pub async fn process_main_file(
         }
     };
     let mut out = Processed::default();
+    let first = match asset.asset_type {
+        AssetType::Image => Step::Thumbnail,
+        AssetType::Ppt => Step::Converting,
+        _ => Step::Probing,
+    };
+    progress::report(ctx, file_id, first, None).await;
     match asset.asset_type {
         AssetType::Image => {
             process_image(ctx, &asset, &file, &input, work.path(), &mut out).await?
@@ -183,6 +190,7 @@ pub async fn process_main_file(
     }
     let mut merged = asset.asset_extra_meta.clone();
     merged.merge(out.meta.clone());
+    progress::report(ctx, file_id, Step::Reviewing, None).await;
     let verdict = review::review(ctx, &asset, &file, &merged).await?;
     commit(ctx, asset_id, file_id, out, verdict).await
 }
@@ -351,6 +359,7 @@ async fn process_video(
 
     // One representative frame serves as cover and as the thumbnail's source.
     let frame = work.join("frame.jpg");
+    progress::report(ctx, &file.file_id, Step::Cover, None).await;
     video::extract_cover(&ctx.runner, input, probed.duration_secs, &frame, work)
         .await
         .map_err(|e| tool_failure("extracting a frame", e))?;
@@ -374,8 +383,25 @@ async fn process_video(
         )
         .await?;
         let rendition = work.join("web.mp4");
-        match video::transcode_web(&ctx.runner, input, &rendition, &limits, work, timeout).await {
+        let report_file = work.join("progress.txt");
+        let transcode = video::transcode_web_reporting(
+            &ctx.runner,
+            input,
+            &rendition,
+            &limits,
+            work,
+            timeout,
+            &report_file,
+        );
+        let follow =
+            progress::follow_transcode(ctx, &file.file_id, &report_file, probed.duration_secs);
+        let transcoded = tokio::select! {
+            result = transcode => result,
+            () = follow => unreachable!("following never ends by itself"),
+        };
+        match transcoded {
             Ok(()) => {
+                progress::report(ctx, &file.file_id, Step::Transcoding, Some(100)).await;
                 let mut record = derived_record(
                     file,
                     Derived::Rendition,
@@ -558,6 +584,7 @@ async fn process_deck(
         .await
         .map_err(|e| deck_failure("reading the page count", e))?;
     let render = count.min(MAX_PAGES);
+    progress::report(ctx, &file.file_id, Step::RenderingPages, None).await;
     let pages = slides::render_pages(
         &ctx.runner,
         &pdf,

@@ -355,8 +355,22 @@ impl Runner {
     ///
     /// `timeout` is wall-clock time from spawn; waiting for a free slot is not counted. On
     /// timeout the child and its process group are killed and reaped before
-    /// [`ToolError::TimedOut`] is returned. Dropping the future also kills them.
+    /// [`ToolError::TimedOut`] is returned. Dropping the future also kills them. Every run is
+    /// counted in the metrics by tool and outcome.
     pub async fn run<S: AsRef<OsStr>>(
+        &self,
+        tool: Tool,
+        args: &[S],
+        cwd: &Path,
+        timeout: Duration,
+    ) -> Result<ToolOutput, ToolError> {
+        let started = Instant::now();
+        let result = self.run_unrecorded(tool, args, cwd, timeout).await;
+        crate::telemetry::tool_run(tool, &result, started.elapsed());
+        result
+    }
+
+    async fn run_unrecorded<S: AsRef<OsStr>>(
         &self,
         tool: Tool,
         args: &[S],

@@ -224,6 +224,64 @@ pub async fn transcode_web(
     cwd: &Path,
     timeout: Duration,
 ) -> Result<(), ToolError> {
+    transcode(runner, input, out, limits, cwd, timeout, None).await
+}
+
+/// [`transcode_web`], with ffmpeg writing its `-progress` reports (`key=value` lines, a block
+/// about twice a second) to `progress`; read them with [`read_progress`].
+pub async fn transcode_web_reporting(
+    runner: &Runner,
+    input: &Path,
+    out: &Path,
+    limits: &WebLimits,
+    cwd: &Path,
+    timeout: Duration,
+    progress: &Path,
+) -> Result<(), ToolError> {
+    let progress = output_path_arg(progress)?;
+    transcode(runner, input, out, limits, cwd, timeout, Some(progress)).await
+}
+
+/// How far an ffmpeg run that reports with `-progress` has come.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TranscodeProgress {
+    /// Output time written so far.
+    pub out_time: Duration,
+    /// ffmpeg said `progress=end`: it is done.
+    pub ended: bool,
+}
+
+/// Parses the last report of an ffmpeg `-progress` file; `None` before the first report with
+/// a known output time.
+pub fn read_progress(text: &str) -> Option<TranscodeProgress> {
+    let mut out_time_us = None;
+    let mut ended = false;
+    for line in text.lines() {
+        match line.split_once('=') {
+            Some(("out_time_us", v)) => {
+                if let Ok(us) = v.trim().parse::<i64>() {
+                    out_time_us = Some(us.max(0) as u64);
+                }
+            }
+            Some(("progress", v)) => ended = v.trim() == "end",
+            _ => {}
+        }
+    }
+    out_time_us.map(|us| TranscodeProgress {
+        out_time: Duration::from_micros(us),
+        ended,
+    })
+}
+
+async fn transcode(
+    runner: &Runner,
+    input: &Path,
+    out: &Path,
+    limits: &WebLimits,
+    cwd: &Path,
+    timeout: Duration,
+    progress: Option<OsString>,
+) -> Result<(), ToolError> {
     let input = input_path_arg(input)?;
     let out = output_path_arg(out)?;
     let long = WEB_MAX_SIZE
@@ -288,6 +346,13 @@ pub async fn transcode_web(
     )
     .chain([out])
     .collect();
+    let args: Vec<OsString> = match progress {
+        Some(path) => [OsString::from("-progress"), path]
+            .into_iter()
+            .chain(args)
+            .collect(),
+        None => args,
+    };
     runner.run(Tool::Ffmpeg, &args, cwd, timeout).await?;
     Ok(())
 }
@@ -491,6 +556,47 @@ mod tests {
         let moov = bytes.windows(4).position(|w| w == b"moov").unwrap();
         let mdat = bytes.windows(4).position(|w| w == b"mdat").unwrap();
         assert!(moov < mdat);
+    }
+
+    #[tokio::test]
+    async fn a_reporting_transcode_ends_with_a_final_report_at_the_full_duration() {
+        if !tools_installed() {
+            return;
+        }
+        let job = scratch();
+        let runner = Runner::new(2);
+        let args = "-f lavfi -i testsrc2=size=320x240:rate=25 -t 3 -c:v mpeg4";
+        let input = ffmpeg_make(&runner, job.path(), "in.avi", args).await;
+        let progress = job.file("progress.txt");
+        transcode_web_reporting(
+            &runner,
+            &input,
+            &job.file("web.mp4"),
+            &WebLimits::default(),
+            job.path(),
+            Duration::from_secs(120),
+            &progress,
+        )
+        .await
+        .unwrap();
+        let report = read_progress(&std::fs::read_to_string(&progress).unwrap()).unwrap();
+        assert!(report.ended, "{report:?}");
+        let secs = report.out_time.as_secs_f64();
+        // The last frame starts one frame before the end; audio-less output ends there.
+        assert!((2.5..=3.1).contains(&secs), "{report:?}");
+    }
+
+    #[test]
+    fn progress_reports_are_read_from_the_last_block() {
+        let text = "frame=10\nout_time_us=N/A\nprogress=continue\n\
+                    frame=20\nout_time_us=1500000\nout_time=00:00:01.500000\nprogress=continue\n";
+        let report = read_progress(text).unwrap();
+        assert_eq!(report.out_time, Duration::from_millis(1500));
+        assert!(!report.ended);
+        assert_eq!(read_progress("frame=1\nout_time_us=N/A\n"), None);
+        let done = read_progress(&format!("{text}out_time_us=2000000\nprogress=end\n")).unwrap();
+        assert!(done.ended);
+        assert_eq!(done.out_time, Duration::from_secs(2));
     }
 
     #[tokio::test]

@@ -16,7 +16,7 @@ use super::meta::{
 use super::validate::ValidationError;
 
 /// Body of `create_digital_asset` (POST `/v1/{project_id}/digital-assets`, seed table 3).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CreateAssetBody {
     /// Asset name, 0–256 characters; required.
     pub asset_name: String,
@@ -66,7 +66,7 @@ impl CreateAssetBody {
 
 /// Body of `update_digital_asset` (PUT `/v1/{project_id}/digital-assets/{asset_id}`):
 /// a partial update, absent fields stay unchanged.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UpdateAssetBody {
     /// Asset name, 0–256 characters.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -135,14 +135,14 @@ fn admin_only_part(
 }
 
 /// Body of `list_asset_summary` (POST `/v1/{project_id}/digital-assets/summarys`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ListAssetSummarysBody {
     /// Ids of the assets to summarize; required.
     pub asset_ids: Vec<String>,
 }
 
 /// Body of `batch_execute_asset_action` (POST `/v1/{project_id}/digital-assets/batch-action`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BatchAssetActionBody {
     /// Operation to run on every asset; required.
     pub action: BatchAction,

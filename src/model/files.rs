@@ -14,7 +14,7 @@ pub const MAX_LARGE_FILE_SIZE: i64 = 536_870_912_000;
 pub const MAX_MULTIPART_COUNT: i32 = 100;
 
 /// Body of `create_file` (POST `/v1/{project_id}/files`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FilesCreateBody {
     /// File name, 1–256 characters, no path.
     pub file_name: String,
@@ -32,7 +32,7 @@ pub struct FilesCreateBody {
 }
 
 /// Body of `create_large_file` (POST `/v1/{project_id}/large-files`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LargeFilesCreateBody {
     /// File name, 1–256 characters, no path.
     pub file_name: String,
@@ -52,7 +52,7 @@ pub struct LargeFilesCreateBody {
 }
 
 /// Body of `confirm_file_upload`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConfirmFileBody {
     /// CREATED, FAILED or CANCELLED.
     pub state: FileState,

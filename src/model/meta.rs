@@ -25,7 +25,7 @@ macro_rules! merge_fields {
 
 /// Per-type metadata of an asset (seed table 5). Only the member matching `asset_type` is
 /// used; see [`AssetExtraMeta::for_type`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AssetExtraMeta {
     /// Timbre model metadata (`VOICE_MODEL`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -135,7 +135,7 @@ impl AssetExtraMeta {
 }
 
 /// Timbre model metadata (seed table 6).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VoiceModelAssetMeta {
     /// Display order, 0~32767; default 999.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -216,7 +216,7 @@ impl VoiceModelAssetMeta {
 }
 
 /// Capability set of a timbre (seed table 7). Every flag defaults to `false`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VoiceCapability {
     /// English phonetic symbols.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -284,14 +284,14 @@ impl VoiceCapability {
 }
 
 /// Third-party TTS timbre metadata (seed table 8).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExternalVoiceAssetMeta {
     /// TTS vendor; required.
     pub provider: ExternalVoiceProvider,
 }
 
 /// PowerPoint asset metadata (seed table 9).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PptAssetMeta {
     /// Parse the deck automatically; default `false`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -325,7 +325,7 @@ impl PptAssetMeta {
 }
 
 /// One page of a deck (seed table 10).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PptPageInfo {
     /// Page number, 1~256.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -339,7 +339,7 @@ pub struct PptPageInfo {
 }
 
 /// Material metadata (seed table 11).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MaterialAssetMeta {
     /// Replaceable components.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -354,7 +354,7 @@ impl MaterialAssetMeta {
 }
 
 /// A replaceable material component (seed table 12).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MaterialComponentInfo {
     /// Component name; required.
     pub component_name: String,
@@ -366,7 +366,7 @@ pub struct MaterialComponentInfo {
 }
 
 /// Virtual avatar model metadata (seed table 13).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HumanModel2DAssetMeta {
     /// Actions are editable; default `false`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -430,7 +430,7 @@ impl HumanModel2DAssetMeta {
 }
 
 /// Atomic action of an avatar (seed table 14).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ActionTagInfo {
     /// Chinese action name; required.
     pub action_name_zh: String,
@@ -451,7 +451,7 @@ pub struct ActionTagInfo {
 }
 
 /// Image metadata, extracted by the server (seed table 15).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImageAssetMeta {
     /// Encoding format, 0–32 characters.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -487,7 +487,7 @@ impl ImageAssetMeta {
 }
 
 /// Video metadata, extracted by the server (seed table 16).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VideoAssetMeta {
     /// Video encoding format, 0–32 characters.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -541,7 +541,7 @@ impl VideoAssetMeta {
 }
 
 /// Audio metadata, extracted by the server (seed table 17).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AudioAssetMeta {
     /// Duration in seconds, 0~86400.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -571,7 +571,7 @@ impl AudioAssetMeta {
 }
 
 /// Error code and text embedded in metadata and batch results (seed table 18, `ErrorResponse`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorInfo {
     /// Error code, e.g. `MSS.00000003`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -582,7 +582,7 @@ pub struct ErrorInfo {
 }
 
 /// A system property of an asset (seed table 19); internal, administrators only.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SystemProperty {
     /// Add or delete (on update).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -596,7 +596,7 @@ pub struct SystemProperty {
 }
 
 /// Sharing settings of an asset (seed table 20).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AssetSharedConfig {
     /// Who may access the asset.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -610,7 +610,7 @@ pub struct AssetSharedConfig {
 }
 
 /// Content-review settings (seed table 4).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReviewConfig {
     /// Skip content review; honoured only for whitelisted users.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -618,7 +618,7 @@ pub struct ReviewConfig {
 }
 
 /// A scheduled automatic action (seed table 21).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AutoOperationConfig {
     /// What to do.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -87,6 +87,21 @@ pub struct AssetView {
     pub files: Vec<FileView>,
     /// Download URL of the thumbnail processing made, when it may be downloaded.
     pub thumbnail_url: Option<String>,
+    /// What processing of the MAIN file is doing, while it runs (`show` only).
+    pub processing: Option<Processing>,
+}
+
+/// Where processing of an asset's MAIN file stands, while it is pending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Processing {
+    /// The current step; `Queued` while waiting for a worker or a retry.
+    pub step: crate::jobs::progress::Step,
+    /// Percent done, when the step knows it (transcoding).
+    pub percent: Option<u8>,
+    /// The attempt running or coming next, from 1.
+    pub attempt: i32,
+    /// Attempts allowed.
+    pub max_attempts: i32,
 }
 
 /// Brief information about one asset (`list_asset_summary`).
@@ -519,6 +534,7 @@ impl Assets {
                     asset,
                     files,
                     thumbnail_url,
+                    processing: None,
                 }
             })
             .collect())
@@ -567,7 +583,42 @@ impl Assets {
         let asset = self.load_readable(caller, asset_id).await?;
         self.record_reads(caller, std::slice::from_ref(&asset), "show")
             .await?;
-        Ok(self.views(caller, vec![asset]).await?.remove(0))
+        let mut view = self.views(caller, vec![asset]).await?.remove(0);
+        view.processing = self.processing(&view).await?;
+        Ok(view)
+    }
+
+    /// The pending processing job of the asset's MAIN file, if one is queued or running.
+    async fn processing(&self, view: &AssetView) -> Result<Option<Processing>, AssetError> {
+        use crate::jobs::progress::{job_key, Report, Step};
+        let main = view.files.iter().find(|f| {
+            f.file.asset_file_category == FileCategory::Main && f.file.state == FileState::Uploaded
+        });
+        let Some(main) = main else {
+            return Ok(None);
+        };
+        let Some(job) = self
+            .catalog
+            .job_status(&job_key(&main.file.file_id))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let report = job
+            .progress
+            .as_deref()
+            .and_then(|p| serde_json::from_str::<Report>(p).ok());
+        let running = job.state == "RUNNING";
+        Ok(Some(Processing {
+            step: report.filter(|_| running).map_or(Step::Queued, |r| r.step),
+            percent: report.filter(|_| running).and_then(|r| r.percent),
+            attempt: if running {
+                job.attempts
+            } else {
+                job.attempts + 1
+            },
+            max_attempts: job.max_attempts,
+        }))
     }
 
     /// A filtered page of assets and the total count.

@@ -100,6 +100,17 @@ fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// What a token remembers of the SK it was issued under: an HMAC keyed by the SK, so the SK
+/// cannot be recovered from it. A token is honoured only while its credential's current SK
+/// gives the same fingerprint.
+fn secret_fingerprint(secret_key: &str) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(secret_key.as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(b"assetd token binding v1");
+    hex::encode(mac.finalize().into_bytes())
+}
+
 /// True for Han ideographs and CJK punctuation: what "Chinese characters" means for
 /// `X-App-UserId`.
 fn is_chinese(c: char) -> bool {
@@ -180,7 +191,26 @@ impl Authenticator {
                 .await?
                 .filter(|t| t.expires_at > OffsetDateTime::now_utc())
                 .ok_or(AuthError::BadToken)?;
-            (stored.project_id, stored.access_key, stored.is_admin)
+            // A revoked credential, or one whose SK changed since, ends its tokens.
+            let credential = self
+                .catalog
+                .credential(&stored.access_key)
+                .await?
+                .ok_or(AuthError::BadToken)?;
+            let current = secret_fingerprint(credential.secret_key.expose_secret());
+            let same: bool = subtle::ConstantTimeEq::ct_eq(
+                current.as_bytes(),
+                stored.secret_fingerprint.as_bytes(),
+            )
+            .into();
+            if !same || credential.project_id != stored.project_id {
+                return Err(AuthError::BadToken);
+            }
+            (
+                credential.project_id,
+                credential.access_key,
+                credential.is_admin,
+            )
         } else {
             return Err(AuthError::Missing);
         };
@@ -208,6 +238,11 @@ impl Authenticator {
         if caller.by_token {
             return Err(AuthError::TokenForToken);
         }
+        let credential = self
+            .catalog
+            .credential(&caller.access_key)
+            .await?
+            .ok_or(AuthError::UnknownAccessKey)?;
         let mut raw = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut raw);
         let token = format!(
@@ -222,6 +257,7 @@ impl Authenticator {
                 project_id: caller.project_id.clone(),
                 is_admin: caller.is_admin,
                 expires_at,
+                secret_fingerprint: secret_fingerprint(credential.secret_key.expose_secret()),
             })
             .await?;
         Ok(IssuedToken { token, expires_at })
@@ -247,6 +283,45 @@ pub async fn create_credential(
         })
         .await?;
     Ok((access_key, secret_key))
+}
+
+/// Why an operator's credential command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    /// No credential has this access key.
+    #[error("no credential has access key {0}")]
+    Unknown(String),
+    /// The catalogue failed.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+}
+
+/// Replaces the SK of an existing credential with a fresh random one and returns it. Tokens
+/// issued under the old SK stop working at once (they are bound to it).
+pub async fn rotate_credential(
+    catalog: &dyn Catalog,
+    access_key: &str,
+) -> Result<String, CredentialError> {
+    let mut credential = catalog
+        .credential(access_key)
+        .await?
+        .ok_or_else(|| CredentialError::Unknown(access_key.to_owned()))?;
+    let secret_key = random_key(40, ALPHANUM);
+    credential.secret_key = secret_key.clone().into();
+    catalog.put_credential(&credential).await?;
+    Ok(secret_key)
+}
+
+/// Removes a credential; requests signed with it and its tokens are refused from then on.
+pub async fn revoke_credential(
+    catalog: &dyn Catalog,
+    access_key: &str,
+) -> Result<(), CredentialError> {
+    if catalog.delete_credential(access_key).await? {
+        Ok(())
+    } else {
+        Err(CredentialError::Unknown(access_key.to_owned()))
+    }
 }
 
 const ALPHANUM_UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -288,6 +363,15 @@ mod tests {
         );
         assert_eq!(app_user_id(&HeaderMap::new()).unwrap(), None);
         assert_eq!(app_user_id(&headers("  ")).unwrap(), None);
+    }
+
+    #[test]
+    fn the_fingerprint_depends_on_the_secret_and_does_not_contain_it() {
+        let a = secret_fingerprint("secret-one");
+        assert_eq!(a, secret_fingerprint("secret-one"));
+        assert_ne!(a, secret_fingerprint("secret-two"));
+        assert!(!a.contains("secret"));
+        assert_eq!(a.len(), 64);
     }
 
     #[test]

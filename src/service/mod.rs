@@ -7,6 +7,7 @@ pub mod auth;
 pub mod egress;
 pub mod files;
 pub mod links;
+pub mod readiness;
 pub mod state;
 pub mod timers;
 pub mod webhooks;

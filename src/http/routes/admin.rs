@@ -15,7 +15,7 @@ use crate::service::admin::ReviewItem;
 use crate::service::auth::Caller;
 
 /// One entry of the review queue.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReviewEntry {
     file_id: String,
     file_name: String,
@@ -45,7 +45,7 @@ impl From<ReviewItem> for ReviewEntry {
 }
 
 /// Reply of `list_reviews`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ListReviewsReply {
     /// Files waiting in total.
     pub count: u64,
@@ -54,7 +54,7 @@ pub struct ListReviewsReply {
 }
 
 /// Body of `decide_review`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct DecideReviewBody {
     /// `APPROVE` or `REJECT`.
     pub action: ReviewAction,
@@ -64,7 +64,7 @@ pub struct DecideReviewBody {
 }
 
 /// A reviewer's decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ReviewAction {
     /// The asset becomes usable.
@@ -74,7 +74,7 @@ pub enum ReviewAction {
 }
 
 /// Body of `block_asset` / `unblock_asset`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct BlockBody {
     /// Freeze reason code (block only), 1–64 characters; `ADMIN` when absent.
     #[serde(default)]
@@ -85,7 +85,7 @@ pub struct BlockBody {
 }
 
 /// Reply of `block_asset` / `unblock_asset`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BlockReply {
     asset_id: String,
     asset_state: AssetState,
@@ -96,7 +96,7 @@ pub struct BlockReply {
 }
 
 /// Reply of `list_review_whitelist`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WhitelistReply {
     /// Projects whose `no_need_review` is honoured.
     pub project_ids: Vec<String>,
@@ -114,6 +114,11 @@ fn page(params: &[(String, String)]) -> (u32, u64) {
 }
 
 /// GET `/v1/{project_id}/admin/reviews`.
+#[utoipa::path(get, path = "/v1/{project_id}/admin/reviews", tag = "admin",
+    operation_id = "list_reviews",
+    params(("limit" = Option<u32>, Query, description = "page size, 1–100, default 10"),
+           ("offset" = Option<u64>, Query, description = "entries skipped")),
+    responses((status = 200, body = ListReviewsReply)))]
 pub async fn list_reviews(
     caller: Caller,
     State(app): State<App>,
@@ -128,6 +133,9 @@ pub async fn list_reviews(
 }
 
 /// POST `/v1/{project_id}/admin/reviews/{file_id}`.
+#[utoipa::path(post, path = "/v1/{project_id}/admin/reviews/{file_id}", tag = "admin",
+    operation_id = "decide_review", request_body = DecideReviewBody,
+    responses((status = 200, body = EmptyReply)))]
 pub async fn decide_review(
     caller: Caller,
     State(app): State<App>,
@@ -142,6 +150,8 @@ pub async fn decide_review(
 }
 
 /// GET `/v1/{project_id}/admin/review-whitelist`.
+#[utoipa::path(get, path = "/v1/{project_id}/admin/review-whitelist", tag = "admin",
+    operation_id = "list_review_whitelist", responses((status = 200, body = WhitelistReply)))]
 pub async fn list_review_whitelist(
     caller: Caller,
     State(app): State<App>,
@@ -152,6 +162,8 @@ pub async fn list_review_whitelist(
 }
 
 /// PUT `/v1/{project_id}/admin/review-whitelist/{target}`.
+#[utoipa::path(put, path = "/v1/{project_id}/admin/review-whitelist/{target}", tag = "admin",
+    operation_id = "add_review_whitelist", responses((status = 200, body = EmptyReply)))]
 pub async fn add_review_whitelist(
     caller: Caller,
     State(app): State<App>,
@@ -162,6 +174,8 @@ pub async fn add_review_whitelist(
 }
 
 /// DELETE `/v1/{project_id}/admin/review-whitelist/{target}`.
+#[utoipa::path(delete, path = "/v1/{project_id}/admin/review-whitelist/{target}", tag = "admin",
+    operation_id = "remove_review_whitelist", responses((status = 200, body = EmptyReply)))]
 pub async fn remove_review_whitelist(
     caller: Caller,
     State(app): State<App>,
@@ -197,6 +211,8 @@ async fn set_block(
 }
 
 /// POST `/v1/{project_id}/admin/digital-assets/{asset_id}/block`.
+#[utoipa::path(post, path = "/v1/{project_id}/admin/digital-assets/{asset_id}/block", tag = "admin",
+    operation_id = "block_asset", request_body = BlockBody, responses((status = 200, body = BlockReply)))]
 pub async fn block_asset(
     caller: Caller,
     State(app): State<App>,
@@ -207,6 +223,8 @@ pub async fn block_asset(
 }
 
 /// POST `/v1/{project_id}/admin/digital-assets/{asset_id}/unblock`.
+#[utoipa::path(post, path = "/v1/{project_id}/admin/digital-assets/{asset_id}/unblock", tag = "admin",
+    operation_id = "unblock_asset", request_body = BlockBody, responses((status = 200, body = BlockReply)))]
 pub async fn unblock_asset(
     caller: Caller,
     State(app): State<App>,

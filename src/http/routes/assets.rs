@@ -16,7 +16,9 @@ use crate::model::{
     BatchAssetActionBody, CreateAssetBody, ErrorInfo, FailType, FileCategory, FileState,
     ListAssetSummarysBody, SupportedService, SystemProperty, TranscodingStatus, UpdateAssetBody,
 };
-use crate::service::assets::{parse_delete_mode, ActionOutcome, AssetSummary, AssetView, FileView};
+use crate::service::assets::{
+    parse_delete_mode, ActionOutcome, AssetSummary, AssetView, FileView, Processing,
+};
 use crate::service::auth::Caller;
 
 /// RFC 3339 UTC with whole seconds, the form of every time in responses.
@@ -29,14 +31,14 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 /// Reply of `create_digital_asset`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreateAssetReply {
     /// The new asset's id.
     pub asset_id: String,
 }
 
 /// `file_extra_meta` of a file.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FileExtraMeta {
     /// Transcoding status of a video.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,7 +46,7 @@ pub struct FileExtraMeta {
 }
 
 /// AssetFileInfo (API.md §3.11).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AssetFileInfo {
     file_id: String,
     file_name: String,
@@ -87,7 +89,7 @@ impl From<FileView> for AssetFileInfo {
 }
 
 /// DigitalAssetInfo (API.md §3.2): the list item and the body of show/update replies.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DigitalAssetInfo {
     project_id: String,
     asset_id: String,
@@ -116,6 +118,35 @@ pub struct DigitalAssetInfo {
     auto_operation_config: Vec<AutoOperationConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
     shared_config: Option<AssetSharedConfig>,
+    /// Extension: while the MAIN file is processed, which step runs (`show_asset` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    processing: Option<ProcessingInfo>,
+}
+
+/// Extension of `show_asset`: where processing of the MAIN file stands while it is pending.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProcessingInfo {
+    /// `queued`, `probing`, `thumbnail`, `cover`, `transcoding`, `converting`,
+    /// `rendering_pages` or `reviewing`.
+    step: crate::jobs::progress::Step,
+    /// Percent done, while transcoding (from ffmpeg's progress reports).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    percent: Option<u8>,
+    /// The attempt running (or next), from 1.
+    attempt: i32,
+    /// Attempts allowed before the asset fails.
+    max_attempts: i32,
+}
+
+impl From<Processing> for ProcessingInfo {
+    fn from(p: Processing) -> Self {
+        Self {
+            step: p.step,
+            percent: p.percent,
+            attempt: p.attempt,
+            max_attempts: p.max_attempts,
+        }
+    }
 }
 
 impl DigitalAssetInfo {
@@ -141,6 +172,7 @@ impl DigitalAssetInfo {
             supported_service: asset.supported_service,
             auto_operation_config: asset.auto_operation_config,
             shared_config: asset.shared_config,
+            processing: None,
         }
     }
 }
@@ -148,12 +180,14 @@ impl DigitalAssetInfo {
 impl From<AssetView> for DigitalAssetInfo {
     fn from(view: AssetView) -> Self {
         let files = view.files.into_iter().map(Into::into).collect();
-        Self::new(view.asset, files)
+        let mut info = Self::new(view.asset, files);
+        info.processing = view.processing.map(Into::into);
+        info
     }
 }
 
 /// Reply of `list_assets`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ListAssetsReply {
     /// Total matches.
     pub count: u64,
@@ -162,7 +196,7 @@ pub struct ListAssetsReply {
 }
 
 /// DigitalAssetSummary.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DigitalAssetSummary {
     asset_id: String,
     asset_name: String,
@@ -191,14 +225,14 @@ impl From<AssetSummary> for DigitalAssetSummary {
 }
 
 /// Reply of `list_asset_summary`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ListAssetSummaryReply {
     /// Summaries in request order.
     pub asset_list: Vec<DigitalAssetSummary>,
 }
 
 /// AssetActionResult.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AssetActionResult {
     ret_status: &'static str,
     asset_ids: Vec<String>,
@@ -224,13 +258,16 @@ impl From<ActionOutcome> for AssetActionResult {
 }
 
 /// Reply of `batch_execute_asset_action`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BatchAssetActionReply {
     /// One entry per outcome.
     pub results: Vec<AssetActionResult>,
 }
 
 /// POST `/v1/{project_id}/digital-assets`.
+#[utoipa::path(post, path = "/v1/{project_id}/digital-assets", tag = "assets",
+    operation_id = "create_digital_asset", request_body = CreateAssetBody,
+    responses((status = 200, body = CreateAssetReply)))]
 pub async fn create_asset(
     caller: Caller,
     State(app): State<App>,
@@ -243,6 +280,9 @@ pub async fn create_asset(
 }
 
 /// GET `/v1/{project_id}/digital-assets`.
+#[utoipa::path(get, path = "/v1/{project_id}/digital-assets", tag = "assets",
+    operation_id = "list_assets", params(crate::http::openapi::ListAssetsParams),
+    responses((status = 200, body = ListAssetsReply)))]
 pub async fn list_assets(
     caller: Caller,
     State(app): State<App>,
@@ -256,6 +296,9 @@ pub async fn list_assets(
 }
 
 /// GET `/v1/{project_id}/digital-assets/{asset_id}`.
+#[utoipa::path(get, path = "/v1/{project_id}/digital-assets/{asset_id}", tag = "assets",
+    operation_id = "show_asset",
+    responses((status = 200, description = "The asset; while its MAIN file is processed, `processing` says which step runs", body = DigitalAssetInfo)))]
 pub async fn show_asset(
     caller: Caller,
     State(app): State<App>,
@@ -265,6 +308,9 @@ pub async fn show_asset(
 }
 
 /// PUT `/v1/{project_id}/digital-assets/{asset_id}`.
+#[utoipa::path(put, path = "/v1/{project_id}/digital-assets/{asset_id}", tag = "assets",
+    operation_id = "update_digital_asset", request_body = UpdateAssetBody,
+    responses((status = 200, body = DigitalAssetInfo)))]
 pub async fn update_asset(
     caller: Caller,
     State(app): State<App>,
@@ -277,6 +323,10 @@ pub async fn update_asset(
 }
 
 /// DELETE `/v1/{project_id}/digital-assets/{asset_id}` (`?mode=force` for permanent).
+#[utoipa::path(delete, path = "/v1/{project_id}/digital-assets/{asset_id}", tag = "assets",
+    operation_id = "delete_asset",
+    params(("mode" = Option<String>, Query, description = "`force` deletes permanently; otherwise the asset goes to the recycle bin")),
+    responses((status = 200, body = EmptyReply)))]
 pub async fn delete_asset(
     caller: Caller,
     State(app): State<App>,
@@ -289,6 +339,8 @@ pub async fn delete_asset(
 }
 
 /// POST `/v1/{project_id}/digital-assets/{asset_id}/restore`.
+#[utoipa::path(post, path = "/v1/{project_id}/digital-assets/{asset_id}/restore", tag = "assets",
+    operation_id = "restore_asset", responses((status = 200, body = EmptyReply)))]
 pub async fn restore_asset(
     caller: Caller,
     State(app): State<App>,
@@ -299,6 +351,9 @@ pub async fn restore_asset(
 }
 
 /// POST `/v1/{project_id}/digital-assets/summarys`.
+#[utoipa::path(post, path = "/v1/{project_id}/digital-assets/summarys", tag = "assets",
+    operation_id = "list_asset_summary", request_body = ListAssetSummarysBody,
+    responses((status = 200, body = ListAssetSummaryReply)))]
 pub async fn list_asset_summarys(
     caller: Caller,
     State(app): State<App>,
@@ -311,6 +366,9 @@ pub async fn list_asset_summarys(
 }
 
 /// POST `/v1/{project_id}/digital-assets/batch-action`.
+#[utoipa::path(post, path = "/v1/{project_id}/digital-assets/batch-action", tag = "assets",
+    operation_id = "batch_execute_asset_action", request_body = BatchAssetActionBody,
+    responses((status = 200, body = BatchAssetActionReply)))]
 pub async fn batch_asset_action(
     caller: Caller,
     State(app): State<App>,
@@ -323,7 +381,7 @@ pub async fn batch_asset_action(
 }
 
 /// One read of a shared asset by another project.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AccessLogEntry {
     reader_project_id: String,
     action: String,
@@ -331,7 +389,7 @@ pub struct AccessLogEntry {
 }
 
 /// Reply of `list_access_logs`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ListAccessLogsReply {
     /// Reads in total.
     pub count: u64,
@@ -340,6 +398,11 @@ pub struct ListAccessLogsReply {
 }
 
 /// GET `/v1/{project_id}/digital-assets/{asset_id}/access-logs` (owner only).
+#[utoipa::path(get, path = "/v1/{project_id}/digital-assets/{asset_id}/access-logs", tag = "extensions",
+    operation_id = "list_access_logs",
+    params(("limit" = Option<u32>, Query, description = "page size, 1–100, default 10"),
+           ("offset" = Option<u64>, Query, description = "entries skipped")),
+    responses((status = 200, body = ListAccessLogsReply)))]
 pub async fn list_access_logs(
     caller: Caller,
     State(app): State<App>,

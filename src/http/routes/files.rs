@@ -20,7 +20,7 @@ use crate::service::auth::Caller;
 use crate::service::files::{content_type, FileError, UploadTicket};
 
 /// Reply of `create_file`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreateFileReply {
     /// The new file's id.
     pub file_id: String,
@@ -29,7 +29,7 @@ pub struct CreateFileReply {
 }
 
 /// Reply of `create_large_file`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreateLargeFileReply {
     /// The new file's id.
     pub file_id: String,
@@ -38,6 +38,9 @@ pub struct CreateLargeFileReply {
 }
 
 /// POST `/v1/{project_id}/files`.
+#[utoipa::path(post, path = "/v1/{project_id}/files", tag = "files",
+    operation_id = "create_file", request_body = FilesCreateBody,
+    responses((status = 200, body = CreateFileReply)))]
 pub async fn create_file(
     caller: Caller,
     State(app): State<App>,
@@ -51,6 +54,9 @@ pub async fn create_file(
 }
 
 /// POST `/v1/{project_id}/large-files`.
+#[utoipa::path(post, path = "/v1/{project_id}/large-files", tag = "files",
+    operation_id = "create_large_file", request_body = LargeFilesCreateBody,
+    responses((status = 200, body = CreateLargeFileReply)))]
 pub async fn create_large_file(
     caller: Caller,
     State(app): State<App>,
@@ -64,6 +70,9 @@ pub async fn create_large_file(
 }
 
 /// POST `/v1/{project_id}/files/{file_id}/complete`.
+#[utoipa::path(post, path = "/v1/{project_id}/files/{file_id}/complete", tag = "files",
+    operation_id = "confirm_file_upload", request_body = ConfirmFileBody,
+    responses((status = 200, body = EmptyReply)))]
 pub async fn confirm_file_upload(
     caller: Caller,
     State(app): State<App>,
@@ -75,6 +84,8 @@ pub async fn confirm_file_upload(
 }
 
 /// DELETE `/v1/{project_id}/files/{file_id}`.
+#[utoipa::path(delete, path = "/v1/{project_id}/files/{file_id}", tag = "files",
+    operation_id = "delete_file", responses((status = 200, body = EmptyReply)))]
 pub async fn delete_file(
     caller: Caller,
     State(app): State<App>,
@@ -117,6 +128,16 @@ fn ticket(query: Option<&str>) -> Result<UploadTicket, ApiError> {
 }
 
 /// PUT `/uploads/{file_id}?part&size&expires&signature`: the bytes of a file or part.
+#[utoipa::path(put, path = "/uploads/{file_id}", tag = "transfers",
+    operation_id = "upload_file_bytes", security(()),
+    params(crate::http::openapi::SignedUrlParams,
+           ("part" = Option<u32>, Query, description = "part number of a large file (from 1); 0 or absent for a single upload"),
+           ("size" = i64, Query, description = "declared size (signed; -1 for parts)"),
+           ("Content-MD5" = Option<String>, Header, description = "RFC 1864 MD5 of the body")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, description = "Stored and verified; `ETag` is the hex MD5"),
+              (status = 400, description = "Size or MD5 mismatch", body = crate::http::openapi::ErrorReply),
+              (status = 403, description = "Bad or expired signature", body = crate::http::openapi::ErrorReply)))]
 pub async fn upload_file(
     State(app): State<App>,
     Path(file_id): Path<String>,
@@ -130,7 +151,10 @@ pub async fn upload_file(
         .get("content-md5")
         .and_then(|v| v.to_str().ok());
     let content_length = header(header::CONTENT_LENGTH).and_then(|v| v.parse().ok());
-    let stream = body.into_data_stream().map_err(|e| e.to_string());
+    let stream = body
+        .into_data_stream()
+        .inspect_ok(|chunk| crate::telemetry::uploaded(chunk.len()))
+        .map_err(|e| e.to_string());
     let written = app
         .files
         .upload(&file_id, ticket, content_md5, content_length, stream)
@@ -141,6 +165,13 @@ pub async fn upload_file(
 
 /// HEAD `/uploads/{file_id}?…`: 200 with the stored size when this file or part is already
 /// uploaded, 404 when not — so an interrupted multipart upload resumes where it stopped.
+#[utoipa::path(head, path = "/uploads/{file_id}", tag = "transfers",
+    operation_id = "upload_status", security(()),
+    params(crate::http::openapi::SignedUrlParams,
+           ("part" = Option<u32>, Query, description = "part number of a large file"),
+           ("size" = i64, Query, description = "declared size, as signed")),
+    responses((status = 200, description = "Already stored; `Content-Length` is its size"),
+              (status = 404, description = "Not uploaded yet")))]
 pub async fn upload_status(
     State(app): State<App>,
     Path(file_id): Path<String>,
@@ -156,6 +187,14 @@ pub async fn upload_status(
 }
 
 /// GET (and HEAD) `/downloads/{file_id}?expires&signature`, with single-range support.
+#[utoipa::path(get, path = "/downloads/{file_id}", tag = "transfers",
+    operation_id = "download_file", security(()),
+    params(crate::http::openapi::SignedUrlParams,
+           ("scope" = Option<String>, Query, description = "`owner` for owner-scoped URLs (signed)"),
+           ("Range" = Option<String>, Header, description = "one byte range")),
+    responses((status = 200, description = "The bytes", content_type = "application/octet-stream", body = Vec<u8>),
+              (status = 206, description = "The requested range", content_type = "application/octet-stream", body = Vec<u8>),
+              (status = 416, description = "Range outside the file")))]
 pub async fn download_file(
     State(app): State<App>,
     Path(file_id): Path<String>,
@@ -198,7 +237,11 @@ pub async fn download_file(
             .replace(|c: char| !c.is_ascii(), "_"),
         utf8_percent_encode(&file.file_name, NON_ALPHANUMERIC)
     );
-    let mut response = Response::new(Body::from_stream(download.body.into_stream()));
+    let sent = download
+        .body
+        .into_stream()
+        .inspect_ok(|chunk| crate::telemetry::downloaded(chunk.len()));
+    let mut response = Response::new(Body::from_stream(sent));
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

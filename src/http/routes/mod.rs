@@ -12,7 +12,7 @@ use axum::Json;
 use serde::Serialize;
 
 /// The body of operations whose response carries only headers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EmptyReply {}
 
 /// `{}` with status 200.

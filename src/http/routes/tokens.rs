@@ -11,7 +11,7 @@ use crate::http::error::ApiError;
 use crate::service::auth::Caller;
 
 /// Body of a token reply.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreateTokenReply {
     /// The token to send as `X-Auth-Token`.
     pub token: String,
@@ -22,6 +22,9 @@ pub struct CreateTokenReply {
 }
 
 /// Issues a token.
+#[utoipa::path(post, path = "/v1/{project_id}/auth-tokens", tag = "extensions",
+    operation_id = "create_token",
+    responses((status = 200, description = "The token, also in `X-Subject-Token`; it stops working when the credential's SK changes or it is revoked", body = CreateTokenReply)))]
 pub async fn create_token(
     caller: Caller,
     State(app): State<App>,

@@ -13,7 +13,7 @@ use crate::http::extract::JsonBody;
 use crate::service::auth::Caller;
 
 /// Body of `put_webhook`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PutWebhookBody {
     /// Where events are POSTed (http or https).
     pub url: String,
@@ -23,19 +23,21 @@ pub struct PutWebhookBody {
 }
 
 /// Reply of `put_webhook`: the only time the secret is shown.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PutWebhookReply {
     url: String,
     secret: String,
 }
 
 /// Reply of `show_webhook`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ShowWebhookReply {
     url: Option<String>,
 }
 
 /// PUT `/v1/{project_id}/webhook`.
+#[utoipa::path(put, path = "/v1/{project_id}/webhook", tag = "extensions",
+    operation_id = "put_webhook", request_body = PutWebhookBody, responses((status = 200, body = PutWebhookReply)))]
 pub async fn put_webhook(
     caller: Caller,
     State(app): State<App>,
@@ -49,6 +51,8 @@ pub async fn put_webhook(
 }
 
 /// GET `/v1/{project_id}/webhook`.
+#[utoipa::path(get, path = "/v1/{project_id}/webhook", tag = "extensions",
+    operation_id = "show_webhook", responses((status = 200, body = ShowWebhookReply)))]
 pub async fn show_webhook(
     caller: Caller,
     State(app): State<App>,
@@ -59,6 +63,8 @@ pub async fn show_webhook(
 }
 
 /// DELETE `/v1/{project_id}/webhook`.
+#[utoipa::path(delete, path = "/v1/{project_id}/webhook", tag = "extensions",
+    operation_id = "delete_webhook", responses((status = 200, body = EmptyReply)))]
 pub async fn delete_webhook(
     caller: Caller,
     State(app): State<App>,
