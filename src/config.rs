@@ -46,6 +46,9 @@ pub struct Config {
     pub tool_cpu_secs: u64,
     /// Largest file a tool may write, in MiB; 0 for no limit.
     pub tool_output_mb: u64,
+    /// A tool whose processes use no CPU time for this many seconds is killed as hung; 0
+    /// never. LibreOffice at its memory limit can deadlock instead of exiting.
+    pub tool_stall_secs: u64,
     /// Wall-clock limit of one job attempt, all its tool runs together, in seconds; a
     /// processing job past it is stopped and its asset FAILED. 0 for no limit.
     pub job_timeout_secs: u64,
@@ -109,6 +112,7 @@ impl Default for Config {
             tool_memory_mb: 2048,
             tool_cpu_secs: 3600,
             tool_output_mb: 8192,
+            tool_stall_secs: 120,
             job_timeout_secs: 1800,
             job_lease_secs: 30,
             job_max_attempts: 5,
@@ -158,13 +162,15 @@ impl Config {
         }
     }
 
-    /// The limits every tool run gets (`tool_memory_mb`, `tool_cpu_secs`, `tool_output_mb`).
+    /// The limits every tool run gets (`tool_memory_mb`, `tool_cpu_secs`, `tool_output_mb`,
+    /// `tool_stall_secs`).
     pub fn tool_limits(&self) -> crate::media::runner::ToolLimits {
         let mib = |v: u64| (v > 0).then(|| v.saturating_mul(1024 * 1024));
         crate::media::runner::ToolLimits {
             memory_bytes: mib(self.tool_memory_mb),
             cpu_secs: (self.tool_cpu_secs > 0).then_some(self.tool_cpu_secs),
             output_bytes: mib(self.tool_output_mb),
+            stall_secs: (self.tool_stall_secs > 0).then_some(self.tool_stall_secs),
         }
     }
 

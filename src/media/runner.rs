@@ -291,6 +291,10 @@ pub struct ToolLimits {
     pub cpu_secs: Option<u64>,
     /// Size of any file a tool writes (`RLIMIT_FSIZE`), in bytes: SIGXFSZ.
     pub output_bytes: Option<u64>,
+    /// Seconds a tool's process group may go without using any CPU time before it is
+    /// killed as hung: LibreOffice that runs into its address-space limit can deadlock
+    /// instead of exiting, and would otherwise hold a worker until the job's deadline.
+    pub stall_secs: Option<u64>,
 }
 
 impl ToolLimits {
@@ -439,16 +443,23 @@ impl Runner {
             )
         };
 
-        let finished = tokio::time::timeout(timeout, work).await;
+        let stall = self.limits.stall_secs.map(Duration::from_secs);
+        let finished = tokio::select! {
+            done = tokio::time::timeout(timeout, work) => done.map_err(|_| None),
+            stalled = stalled(group.pgid, stall) => Err(Some(stalled)),
+        };
         let (status, stdout, stderr_tail) = match finished {
             Ok(done) => done,
-            Err(_) => {
+            Err(stalled) => {
                 let _ = child.kill().await;
                 group.kill();
-                tracing::debug!(tool = %tool, timeout_secs = timeout.as_secs_f64(), "tool timed out and was killed");
-                return Err(ToolError::TimedOut {
-                    tool,
-                    after: timeout,
+                tracing::debug!(tool = %tool, timeout_secs = timeout.as_secs_f64(), stalled = stalled.is_some(), "tool killed");
+                return Err(match stalled {
+                    Some(limit) => ToolError::OverLimit { tool, limit },
+                    None => ToolError::TimedOut {
+                        tool,
+                        after: timeout,
+                    },
                 });
             }
         };
@@ -620,6 +631,68 @@ fn kill_processes_in(dir: &Path) {
 
 #[cfg(not(target_os = "linux"))]
 fn kill_processes_in(_dir: &Path) {}
+
+/// Completes once the processes of group `pgid` together have used no CPU time for `limit`
+/// (checked every few seconds), with what to report; never completes without a group or a
+/// limit. A tool that computes always gains CPU time; one deadlocked (or blocked on input
+/// that never comes) does not.
+async fn stalled(pgid: Option<i32>, limit: Option<Duration>) -> String {
+    let (Some(pgid), Some(limit)) = (pgid, limit) else {
+        return std::future::pending().await;
+    };
+    let poll = (limit / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
+    let Some(mut last) = group_cpu_ticks(pgid) else {
+        return std::future::pending().await;
+    };
+    let mut since = Instant::now();
+    loop {
+        tokio::time::sleep(poll).await;
+        let Some(now) = group_cpu_ticks(pgid) else {
+            return std::future::pending().await;
+        };
+        if now != last {
+            (last, since) = (now, Instant::now());
+        } else if since.elapsed() >= limit {
+            return format!("{} s without using any CPU (hung)", limit.as_secs());
+        }
+    }
+}
+
+/// The CPU time (user + system, in clock ticks) of the live processes in group `pgid`,
+/// from `/proc`; `None` where `/proc` is not there.
+fn group_cpu_ticks(pgid: i32) -> Option<u64> {
+    let procs = std::fs::read_dir("/proc").ok()?;
+    let mut total = 0;
+    for entry in procs.flatten() {
+        if !entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // After the command name in parentheses: state ppid pgrp session tty tpgid flags
+        // minflt cminflt majflt cmajflt utime stime …
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.get(2).and_then(|g| g.parse::<i32>().ok()) != Some(pgid) {
+            continue;
+        }
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        total += ticks(11) + ticks(12);
+    }
+    Some(total)
+}
 
 /// The child's process group (the child is its leader). Killed explicitly once the leader has
 /// exited or timed out, and on drop if the run future is abandoned.
@@ -1267,6 +1340,39 @@ mod tests {
             .unwrap_err();
         assert!(err.is_permanent(), "{err:?}");
         assert!(!matches!(err, ToolError::TimedOut { .. }), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_hung_tool_is_killed_once_it_stops_using_cpu() {
+        if !ffmpeg_installed() {
+            return;
+        }
+        let job = scratch();
+        // ffmpeg opening a FIFO nobody writes to blocks forever without using any CPU, as a
+        // deadlocked LibreOffice does.
+        let fifo = job.file("never.fifo");
+        let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo(3) reads a valid NUL-terminated path and has no other preconditions.
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+        let input = fifo.to_str().unwrap();
+        let args = ["-nostdin", "-v", "error", "-i", input, "-f", "null", "-"];
+        let runner = Runner::new(1).with_limits(ToolLimits {
+            stall_secs: Some(1),
+            ..ToolLimits::default()
+        });
+        let err = runner
+            .run(Tool::Ffmpeg, &args, job.path(), Duration::from_secs(300))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, ToolError::OverLimit { limit, .. } if limit == "1 s without using any CPU (hung)"),
+            "{err:?}"
+        );
+        assert!(err.is_permanent());
+        assert!(
+            processes_in(job.path()).is_empty(),
+            "the hung ffmpeg survived"
+        );
     }
 
     #[tokio::test]
