@@ -186,13 +186,11 @@ pub enum ToolError {
         stderr_tail: String,
     },
     /// The tool went over one of its resource limits ([`ToolLimits`]) and was stopped.
-    #[error(
-        "{tool} was stopped: it needed more than {limit}; the input is too complex or hostile"
-    )]
+    #[error("{tool} was stopped at its limit of {limit}; the input is too complex or hostile")]
     OverLimit {
         /// The tool.
         tool: Tool,
-        /// Which limit, e.g. "600 s of CPU time".
+        /// Which limit, e.g. "600 s of CPU time" or "120 s without using any CPU (hung)".
         limit: String,
     },
     /// The tool wrote more to stdout than [`MAX_STDOUT_BYTES`].
