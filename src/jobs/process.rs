@@ -578,11 +578,11 @@ async fn process_deck(
     } else {
         slides::to_pdf(&ctx.runner, input, work, timeout)
             .await
-            .map_err(|e| deck_failure("converting the deck to PDF", e))?
+            .map_err(deck_failure)?
     };
     let count = slides::page_count(&ctx.runner, &pdf, work)
         .await
-        .map_err(|e| deck_failure("reading the page count", e))?;
+        .map_err(deck_failure)?;
     let render = count.min(MAX_PAGES);
     progress::report(ctx, &file.file_id, Step::RenderingPages, None).await;
     let pages = slides::render_pages(
@@ -594,7 +594,7 @@ async fn process_deck(
         timeout,
     )
     .await
-    .map_err(|e| deck_failure("rendering pages", e))?;
+    .map_err(deck_failure)?;
     let mut infos = Vec::new();
     let mut failed = Vec::new();
     let mut first_page = None;
@@ -651,11 +651,12 @@ async fn process_deck(
     Ok(())
 }
 
-fn deck_failure(what: &str, e: slides::SlidesError) -> JobFailure {
+fn deck_failure(e: slides::SlidesError) -> JobFailure {
+    // Each error already names its step ("converting the deck to PDF failed: …").
     if e.is_permanent() {
-        permanent("deck_invalid", format!("{what}: {e}"))
+        permanent("deck_invalid", e.to_string())
     } else {
-        JobFailure::Retryable(format!("{what}: {e}"))
+        JobFailure::Retryable(e.to_string())
     }
 }
 
