@@ -65,9 +65,12 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let pairs = query_pairs(parts.uri.query());
-        // A NUL would end the text early in SQLite (`%00` matching every name) or break a
-        // full-text query; no parameter has a use for control characters.
-        if let Some((key, _)) = pairs.iter().find(|(_, v)| v.chars().any(char::is_control)) {
+        // A NUL would end the text early in SQLite (`%00` matching every name), PostgreSQL
+        // refuses it in text, and no parameter has a use for control characters.
+        if let Some((key, _)) = pairs
+            .iter()
+            .find(|(k, v)| k.contains('\0') || v.chars().any(char::is_control))
+        {
             return Err(ApiError::new(
                 Code::InvalidParameter,
                 format!("{key}: must not contain control characters"),
