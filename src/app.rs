@@ -11,10 +11,12 @@ use crate::blobs::BlobStore;
 use crate::catalog::{self, Catalog, Write};
 use crate::config::Config;
 use crate::error::Code;
+use crate::http::listener::MssListener;
 use crate::jobs::JobContext;
 use crate::media::runner::Runner;
 use crate::service::assets::Assets;
 use crate::service::auth::Authenticator;
+use crate::service::egress::{EgressPolicy, GuardedResolver};
 use crate::service::files::Files;
 use crate::service::links::Links;
 use crate::tasks::supervise;
@@ -96,6 +98,8 @@ impl App {
             config.job_max_attempts,
         ));
         let config = Arc::new(config);
+        let egress =
+            Arc::new(EgressPolicy::parse(&config.webhook_allow_hosts).map_err(anyhow::Error::msg)?);
         let readiness = Arc::new(crate::service::readiness::Readiness::new(
             catalog.clone(),
             blobs.clone(),
@@ -104,7 +108,7 @@ impl App {
             catalog: catalog.clone(),
             blobs,
             links: links.clone(),
-            runner: Runner::new(config.tool_concurrency),
+            runner: Runner::new(config.tool_concurrency).with_limits(config.tool_limits()),
             config: config.clone(),
             wake,
             files: files.clone(),
@@ -112,13 +116,24 @@ impl App {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .context("building the HTTP client")?,
+            webhook_http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                // A proxy would resolve names itself, past the policy.
+                .no_proxy()
+                .dns_resolver(Arc::new(GuardedResolver(egress.clone())))
+                .build()
+                .context("building the webhook HTTP client")?,
+            egress: egress.clone(),
         });
         Ok(Self {
             admin: Arc::new(crate::service::admin::Admin::new(
                 catalog.clone(),
                 links.clone(),
             )),
-            webhooks: Arc::new(crate::service::webhooks::Webhooks::new(catalog.clone())),
+            webhooks: Arc::new(crate::service::webhooks::Webhooks::new(
+                catalog.clone(),
+                egress,
+            )),
             readiness,
             config,
             jobs,
@@ -172,7 +187,7 @@ impl App {
         let watchdog = self.clone();
         let router = crate::http::router(self);
         let served = tokio::select! {
-            served = axum::serve(listener, router).with_graceful_shutdown(shutdown) => {
+            served = axum::serve(MssListener(listener), router).with_graceful_shutdown(shutdown) => {
                 served.context("serving HTTP")
             }
             dead = watchdog.watch_catalog() => Err(dead),

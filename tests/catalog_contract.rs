@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use assetd::catalog::{
     Asset, AssetQuery, AssetSource, Catalog, CatalogError, Credential, FileRecord, JobCounts,
-    JobOutcome, NewJob, ShareRole, SortKey, TextMatch, Token, Write,
+    JobOutcome, Lane, NewJob, ShareRole, SortKey, TextMatch, Token, Write,
 };
 use assetd::model::{
     AssetExtraMeta, AssetSharedConfig, AssetState, AssetType, AutoOperation, AutoOperationConfig,
@@ -55,6 +55,7 @@ on_both_backends!(
     credentials_are_listed_without_secrets_and_deleted_with_their_tokens,
     stats_count_jobs_by_kind_assets_by_state_and_the_review_queue,
     a_running_job_reports_progress_until_it_is_claimed_again,
+    claims_take_only_the_lanes_asked_for,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -1339,6 +1340,7 @@ fn job(kind: &str, key: Option<String>) -> NewJob {
         dedup_key: key,
         run_after: OffsetDateTime::now_utc() - Duration::SECOND,
         max_attempts: 3,
+        lane: Lane::Light,
     }
 }
 
@@ -1408,7 +1410,12 @@ async fn a_running_job_reports_progress_until_it_is_claimed_again(c: Cat) {
 
     let now = OffsetDateTime::now_utc();
     let claimed = c
-        .claim_job("w1", now, now + Duration::MINUTE)
+        .claim_job(
+            "w1",
+            now,
+            now + Duration::MINUTE,
+            &[Lane::Light, Lane::Heavy],
+        )
         .await
         .unwrap()
         .expect("claimable");
@@ -1440,7 +1447,12 @@ async fn a_running_job_reports_progress_until_it_is_claimed_again(c: Cat) {
     assert_eq!(retried.progress, None, "a retry starts from scratch");
 
     let again = c
-        .claim_job("w2", now, now + Duration::MINUTE)
+        .claim_job(
+            "w2",
+            now,
+            now + Duration::MINUTE,
+            &[Lane::Light, Lane::Heavy],
+        )
         .await
         .unwrap()
         .expect("claimable");
@@ -1449,4 +1461,45 @@ async fn a_running_job_reports_progress_until_it_is_claimed_again(c: Cat) {
         .await
         .unwrap();
     assert!(c.job_status(&key).await.unwrap().is_none());
+}
+
+// ---------------------------------------------------------------------------------------
+// Job lanes
+
+async fn claims_take_only_the_lanes_asked_for(c: Cat) {
+    // Checks may share one database, and claims take the oldest due job of any check: this
+    // one claims only from the heavy lane, which no other check fills, and its light job is
+    // due after the job the progress check claims, so that one never takes it.
+    let key = fresh();
+    let job = |lane: Lane, secs: i64| NewJob {
+        kind: "contract".to_owned(),
+        payload: format!("{{\"key\":\"{key}\",\"lane\":\"{}\"}}", lane.as_str()),
+        dedup_key: Some(format!("{key}:{}", lane.as_str())),
+        run_after: OffsetDateTime::UNIX_EPOCH + Duration::seconds(secs),
+        max_attempts: 3,
+        lane,
+    };
+    // The light job is older, yet a claim of the heavy lane skips it.
+    let write = Write {
+        jobs: vec![job(Lane::Light, 2), job(Lane::Heavy, 3)],
+        ..Write::default()
+    };
+    c.apply(write).await.unwrap();
+    let now = OffsetDateTime::now_utc();
+    let lease = now + Duration::minutes(5);
+    let heavy = c
+        .claim_job("w-heavy", now, lease, &[Lane::Heavy])
+        .await
+        .unwrap()
+        .expect("the heavy job");
+    assert_eq!(heavy.lane, Lane::Heavy);
+    assert!(heavy.payload.contains(&key) && heavy.payload.contains("heavy"));
+    assert!(c
+        .claim_job("w-heavy", now, lease, &[Lane::Heavy])
+        .await
+        .unwrap()
+        .is_none_or(|other| !other.payload.contains(&key)));
+    c.finish_job(heavy.id, "w-heavy", JobOutcome::Done)
+        .await
+        .unwrap();
 }

@@ -18,8 +18,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::stored::{from_micros, micros, shared_type, shared_with, state_event_job};
 use super::{
     AccessRecord, Asset, AssetPage, AssetQuery, AssetSource, Catalog, CatalogError, CatalogStats,
-    Credential, CredentialInfo, FileRecord, JobCounts, JobOutcome, JobRecord, JobStatus, NewJob,
-    ShareRole, SortKey, TextMatch, Token, Webhook, Write,
+    Credential, CredentialInfo, FileRecord, JobCounts, JobOutcome, JobRecord, JobStatus, Lane,
+    NewJob, ShareRole, SortKey, TextMatch, Token, Webhook, Write,
 };
 use crate::model::{AssetState, AssetType, FileState};
 
@@ -407,8 +407,8 @@ async fn insert_job(conn: &mut SqliteConnection, job: &NewJob) -> Result<(), Cat
     let now = micros(OffsetDateTime::now_utc());
     sqlx::query(
         "INSERT OR IGNORE INTO jobs (kind, payload, dedup_key, state, max_attempts, run_after,
-             created_at, updated_at)
-         VALUES (?, ?, ?, 'QUEUED', ?, ?, ?, ?)",
+             created_at, updated_at, lane)
+         VALUES (?, ?, ?, 'QUEUED', ?, ?, ?, ?, ?)",
     )
     .bind(&job.kind)
     .bind(&job.payload)
@@ -417,6 +417,7 @@ async fn insert_job(conn: &mut SqliteConnection, job: &NewJob) -> Result<(), Cat
     .bind(micros(job.run_after))
     .bind(now)
     .bind(now)
+    .bind(job.lane.as_str())
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -1196,28 +1197,36 @@ impl Catalog for SqliteCatalog {
         worker: &str,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
+        lanes: &[Lane],
     ) -> Result<Option<JobRecord>, CatalogError> {
         let (pool, worker) = (self.pool.clone(), worker.to_owned());
+        let lanes = lanes.iter().map(|l| l.as_str()).collect::<Vec<_>>();
         detached(async move {
             let worker = worker.as_str();
             let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
             let now = micros(now);
-            let row = sqlx::query(
-                "UPDATE jobs SET state = 'RUNNING', attempts = attempts + 1, lease_until = ?,
-                     worker = ?, updated_at = ?, progress = NULL
-                 WHERE id = (SELECT id FROM jobs
-                             WHERE (state = 'QUEUED' AND run_after <= ?)
-                                OR (state = 'RUNNING' AND lease_until < ?)
-                             ORDER BY run_after, id LIMIT 1)
-                 RETURNING id, kind, payload, attempts, max_attempts, last_error",
-            )
-            .bind(micros(lease_until))
-            .bind(worker)
-            .bind(now)
-            .bind(now)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "UPDATE jobs SET state = 'RUNNING', attempts = attempts + 1, lease_until = ",
+            );
+            qb.push_bind(micros(lease_until))
+                .push(", worker = ")
+                .push_bind(worker)
+                .push(", updated_at = ")
+                .push_bind(now)
+                .push(", progress = NULL WHERE id = (SELECT id FROM jobs WHERE ((state = 'QUEUED' AND run_after <= ")
+                .push_bind(now)
+                .push(") OR (state = 'RUNNING' AND lease_until < ")
+                .push_bind(now)
+                .push(")) AND lane IN (");
+            let mut separated = qb.separated(", ");
+            for lane in lanes {
+                separated.push_bind(lane);
+            }
+            qb.push(
+                ") ORDER BY run_after, id LIMIT 1)
+                 RETURNING id, kind, payload, attempts, max_attempts, last_error, lane",
+            );
+            let row = qb.build().fetch_optional(&mut *tx).await?;
             tx.commit().await?;
             row.map(|row| {
                 Ok(JobRecord {
@@ -1227,6 +1236,7 @@ impl Catalog for SqliteCatalog {
                     attempts: row.try_get("attempts")?,
                     max_attempts: row.try_get("max_attempts")?,
                     last_error: row.try_get("last_error")?,
+                    lane: Lane::parse(row.try_get("lane")?),
                 })
             })
             .transpose()
@@ -1454,6 +1464,7 @@ mod tests {
             dedup_key: None,
             run_after: OffsetDateTime::now_utc(),
             max_attempts: 1,
+            lane: Lane::Light,
         }
     }
 

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod listener;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
@@ -180,6 +181,7 @@ pub fn router(app: App) -> Router {
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(app)
+        .layer(axum::middleware::map_response(error::shape_errors))
         .layer(from_fn(metrics::track))
         .layer(
             ServiceBuilder::new()
