@@ -1,5 +1,6 @@
-//! The `assetd` command line: `serve`, `credentials create|list|revoke|rotate`, `doctor`,
-//! `scrub`, `storage` and the `client`, with global `--data-dir` and `--blob-url`.
+//! The `assetd` command line: `serve`, `migrate`, `credentials create|list|revoke|rotate`,
+//! `doctor`, `scrub`, `storage` and the `client`, with global `--data-dir`, `--database-url`
+//! and `--blob-url`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,6 +21,14 @@ struct Cli {
     /// Optional TOML configuration file; flags and ASSETD_* variables override it.
     #[arg(long, global = true, env = "ASSETD_CONFIG")]
     config: Option<PathBuf>,
+    /// Catalogue URL: sqlite://FILE or postgres://USER:PASS@HOST:PORT/DB [default: sqlite://<data-dir>/catalog.db].
+    #[arg(
+        long,
+        global = true,
+        env = "ASSETD_DATABASE_URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
     /// Blob store: s3://BUCKET[/PREFIX] (AWS_* settings) or a directory [default: <data-dir>/blobs].
     #[arg(long, global = true, env = "ASSETD_BLOB_URL")]
     blob_url: Option<String>,
@@ -37,13 +46,15 @@ enum Command {
         /// Base URL clients reach the server at, for upload/download URLs [default: http://<listen>].
         #[arg(long, env = "ASSETD_PUBLIC_URL")]
         public_url: Option<String>,
-        /// Catalogue URL [default: sqlite://<data-dir>/catalog.db].
-        #[arg(long, env = "ASSETD_DATABASE_URL")]
-        database_url: Option<String>,
+        /// Non-public webhook targets to allow: comma-separated hosts, IPs or CIDRs.
+        #[arg(long, env = "ASSETD_WEBHOOK_ALLOW_HOSTS", value_delimiter = ',')]
+        webhook_allow_hosts: Option<Vec<String>>,
         /// Serve `/metrics` on this address instead of the main one.
         #[arg(long, env = "ASSETD_METRICS_LISTEN")]
         metrics_listen: Option<SocketAddr>,
     },
+    /// Bring the catalogue's schema up to date and exit (`serve` does this at start too).
+    Migrate,
     /// Manage access keys.
     Credentials {
         #[command(subcommand)]
@@ -116,16 +127,22 @@ fn config_from(cli: &Cli) -> anyhow::Result<Config> {
     if let Some(dir) = &cli.data_dir {
         config.data_dir = dir.clone();
     }
+    if let Some(url) = &cli.database_url {
+        config.database_url = Some(url.clone());
+    }
     if let Some(url) = &cli.blob_url {
         config.blob_url = Some(url.clone());
     }
     if let Command::Serve {
         listen,
         public_url,
-        database_url,
+        webhook_allow_hosts,
         metrics_listen,
     } = &cli.command
     {
+        if let Some(v) = webhook_allow_hosts {
+            config.webhook_allow_hosts = v.clone();
+        }
         if let Some(v) = metrics_listen {
             config.metrics_listen = Some(*v);
         }
@@ -134,9 +151,6 @@ fn config_from(cli: &Cli) -> anyhow::Result<Config> {
         }
         if let Some(v) = public_url {
             config.public_url = Some(v.clone());
-        }
-        if let Some(v) = database_url {
-            config.database_url = Some(v.clone());
         }
     }
     if let Command::Scrub {
@@ -162,7 +176,8 @@ fn main() -> ExitCode {
         }
         return assetd::client::main(args);
     }
-    if let Err(e) = assetd::logging::init("info") {
+    // PostgreSQL's notices ("relation … already exists, skipping") are not news.
+    if let Err(e) = assetd::logging::init("info,sqlx::postgres::notice=warn") {
         eprintln!("error: {e:#}");
         return ExitCode::from(2);
     }
@@ -214,9 +229,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Command::Migrate => {
+            open_catalog(&config).await?;
+            println!("the catalogue's schema is up to date");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Credentials { command } => {
-            std::fs::create_dir_all(&config.data_dir)?;
-            let catalog = assetd::catalog::open(&config.catalog_url()).await?;
+            let catalog = open_catalog(&config).await?;
             credentials(catalog.as_ref(), command).await?;
             Ok(ExitCode::SUCCESS)
         }
@@ -243,6 +262,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Client(_) => unreachable!("handled before the runtime starts"),
     }
+}
+
+/// Opens (and migrates) the catalogue the settings select, for the one-shot commands.
+async fn open_catalog(
+    config: &Config,
+) -> anyhow::Result<std::sync::Arc<dyn assetd::catalog::Catalog>> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    assetd::catalog::open(&config.catalog_url())
+        .await
+        .context("opening the catalogue")
 }
 
 async fn credentials(

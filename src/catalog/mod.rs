@@ -6,7 +6,9 @@
 //! [`Catalog::apply`] commits a [`Write`] atomically only if every version still matches.
 
 mod job;
+pub mod postgres;
 pub mod sqlite;
+mod stored;
 mod update;
 
 use std::sync::Arc;
@@ -33,8 +35,9 @@ pub enum CatalogError {
     /// A uniqueness rule of the schema was violated (e.g. a second MAIN file).
     #[error("unique constraint violated: {0}")]
     Unique(String),
-    /// The catalogue URL names no supported backend.
-    #[error("unsupported catalogue URL: {0}")]
+    /// The catalogue URL names no supported backend (only its scheme is kept: the rest may
+    /// hold a password).
+    #[error("unsupported catalogue URL scheme {0:?}; use sqlite:// or postgres://")]
     UnsupportedUrl(String),
     /// A file was to refer to a blob that is not (or no longer) LIVE.
     #[error("blob {0} is not stored (any more)")]
@@ -49,6 +52,17 @@ pub enum CatalogError {
     /// A migration failed.
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database was migrated by a newer assetd than this one.
+    #[error(
+        "the catalogue's schema is at migration {found}, newer than this assetd knows \
+         (up to {known}); run a newer assetd against it"
+    )]
+    SchemaTooNew {
+        /// The newest migration applied to the database.
+        found: i64,
+        /// The newest migration this build carries.
+        known: i64,
+    },
     /// A stored document could not be decoded.
     #[error("corrupt record: {0}")]
     Corrupt(#[from] serde_json::Error),
@@ -326,6 +340,45 @@ impl BlobState {
     }
 }
 
+/// Which queue a job waits in. Workers take `Heavy` jobs only while they keep capacity for
+/// `Light` ones (see `jobs::spawn_workers`), so slow jobs cannot starve quick ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lane {
+    /// Quick work: images, audio, timers, webhook deliveries.
+    #[default]
+    Light,
+    /// Slow work: video transcodes, deck conversions.
+    Heavy,
+}
+
+impl Lane {
+    /// The stored spelling.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Lane::Light => "light",
+            Lane::Heavy => "heavy",
+        }
+    }
+
+    /// The lane a MAIN file of `asset_type` is processed in: transcodes and deck conversions
+    /// take minutes, the rest seconds.
+    pub fn for_main_file(asset_type: AssetType) -> Self {
+        match asset_type {
+            AssetType::Video | AssetType::Ppt => Lane::Heavy,
+            _ => Lane::Light,
+        }
+    }
+
+    /// Parses the stored spelling; anything unknown is light.
+    pub fn parse(s: &str) -> Self {
+        if s == "heavy" {
+            Lane::Heavy
+        } else {
+            Lane::Light
+        }
+    }
+}
+
 impl std::str::FromStr for BlobState {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -419,6 +472,15 @@ pub struct NewJob {
     pub run_after: OffsetDateTime,
     /// Attempts before the job fails for good.
     pub max_attempts: i32,
+    /// The queue it waits in.
+    pub lane: Lane,
+}
+
+impl NewJob {
+    /// The same job, waiting in `lane`.
+    pub fn in_lane(self, lane: Lane) -> Self {
+        Self { lane, ..self }
+    }
 }
 
 /// A claimed job.
@@ -436,6 +498,8 @@ pub struct JobRecord {
     pub max_attempts: i32,
     /// Error of the previous attempt.
     pub last_error: Option<String>,
+    /// The queue it waited in.
+    pub lane: Lane,
 }
 
 /// How a job attempt ended.
@@ -508,6 +572,8 @@ pub enum SortKey {
     UpdateTime,
     /// Console display order; ties newest first.
     AssetOrder,
+    /// Asset name, byte order (an extension: `sort_key=asset_name`); ties oldest first.
+    AssetName,
 }
 
 /// Whose assets a listing covers.
@@ -623,6 +689,8 @@ pub trait Catalog: Send + Sync + 'static {
     async fn put_token(&self, token: &Token) -> Result<(), CatalogError>;
     /// Looks up a token by the hash of its value.
     async fn token(&self, token_hash: &str) -> Result<Option<Token>, CatalogError>;
+    /// Revokes a token; `false` when there was none with that hash.
+    async fn delete_token(&self, token_hash: &str) -> Result<bool, CatalogError>;
     /// Returns the named server secret, creating it from `fresh` on first use.
     async fn server_secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, CatalogError>;
 
@@ -644,12 +712,14 @@ pub trait Catalog: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<FileRecord>, CatalogError>;
 
-    /// Claims the next due job (or one whose lease expired) for `worker` until `lease_until`.
+    /// Claims the next due job (or one whose lease expired) in one of `lanes` for `worker`
+    /// until `lease_until`; oldest `run_after` first across those lanes.
     async fn claim_job(
         &self,
         worker: &str,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
+        lanes: &[Lane],
     ) -> Result<Option<JobRecord>, CatalogError>;
     /// Extends a claimed job's lease; `false` when the worker no longer holds it.
     async fn heartbeat_job(
@@ -667,6 +737,14 @@ pub trait Catalog: Send + Sync + 'static {
     ) -> Result<(), CatalogError>;
     /// Queue depth by state.
     async fn job_counts(&self) -> Result<JobCounts, CatalogError>;
+    /// Claims the run of the periodic task `name` for the period starting at `period_start`:
+    /// `true` for exactly one caller per task and period, whichever node asks first, and
+    /// `false` for a period that is not later than the last one claimed.
+    async fn claim_period(
+        &self,
+        name: &str,
+        period_start: OffsetDateTime,
+    ) -> Result<bool, CatalogError>;
 
     /// Files in the given state across all projects, oldest first (the manual review queue).
     async fn files_in_state(
@@ -808,11 +886,28 @@ pub fn state_event(
     })
 }
 
-/// Opens the catalogue named by `url` and brings its schema up to date.
+/// Opens the catalogue named by `url` (`sqlite://…`, `postgres://…`) and brings its schema
+/// up to date.
 pub async fn open(url: &str) -> Result<Arc<dyn Catalog>, CatalogError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteCatalog::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgCatalog::open(url).await?))
     } else {
-        Err(CatalogError::UnsupportedUrl(url.to_owned()))
+        let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+        Err(CatalogError::UnsupportedUrl(scheme.to_owned()))
+    }
+}
+
+/// Refuses a database whose newest applied migration (`applied`) is one this build does not
+/// have: a newer assetd migrated it, and this one would misread what it wrote.
+fn check_schema(
+    migrator: &sqlx::migrate::Migrator,
+    applied: Option<i64>,
+) -> Result<(), CatalogError> {
+    let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    match applied {
+        Some(found) if found > known => Err(CatalogError::SchemaTooNew { found, known }),
+        _ => Ok(()),
     }
 }
