@@ -741,7 +741,16 @@ impl Files {
         };
         let attempt = || self.confirm_attempt(caller, file_id, state, assembled.as_ref());
         let busy = || FileError::Busy(file_id.to_owned());
-        let confirmed = self.catalog.update(attempt, busy).await?;
+        let confirmed = match self.catalog.update(attempt, busy).await {
+            Ok(confirmed) => confirmed,
+            Err(e) => {
+                // A refused confirmation leaves no assembled bytes behind.
+                if let Some(stored) = assembled {
+                    stored.discard().await;
+                }
+                return Err(e);
+            }
+        };
         let Some(done) = confirmed else {
             return Ok(());
         };
