@@ -183,15 +183,18 @@ pub fn error_body(code: Code, message: &str) -> Vec<u8> {
 const MAX_PLAIN_ERROR: usize = 16 * 1024;
 
 /// Gives an error response that is not JSON (an extractor's plain-text rejection, an empty
-/// body) the MSS shape, keeping its status: every error a client sees is `{"error_code",
-/// "error_msg"}`.
+/// body) the MSS shape, keeping its status: every error an API client sees is `{"error_code",
+/// "error_msg"}`. The console's HTML error pages are left as they are.
 pub async fn shape_errors(response: Response) -> Response {
     let status = response.status();
-    let is_json = response
+    // JSON is already an MSS error; HTML is the console's own error page, meant for a browser.
+    let shaped = response
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        .is_some_and(|v| {
+            v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"text/html")
+        });
+    if !(status.is_client_error() || status.is_server_error()) || shaped {
         return response;
     }
     let (mut parts, body) = response.into_parts();
