@@ -5,6 +5,8 @@ pub mod admin;
 pub mod assets;
 pub mod files;
 pub mod health;
+pub mod quotas;
+pub mod replication;
 pub mod tokens;
 pub mod webhooks;
 
