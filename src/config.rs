@@ -172,7 +172,10 @@ impl ReplicationKeyList {
             let (id, key) = entry
                 .split_once('=')
                 .with_context(|| "replication keys are written ID=BASE64, comma-separated")?;
-            keys.push((id.trim().to_owned(), SecretString::from(key.trim().to_owned())));
+            keys.push((
+                id.trim().to_owned(),
+                SecretString::from(key.trim().to_owned()),
+            ));
         }
         Ok(Self(keys))
     }
@@ -186,7 +189,10 @@ impl<'de> Deserialize<'de> for ReplicationKeyList {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a table of key id = \"base64 of 32 bytes\"")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
                 let mut keys = Vec::new();
                 while let Some((id, key)) = map.next_entry::<String, String>()? {
                     keys.push((id, SecretString::from(key)));
@@ -221,9 +227,18 @@ mod tests {
         use secrecy::ExposeSecret;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("assetd.toml");
-        std::fs::write(&path, "[replication_keys]\nzeta = \"Wg==\"\nalpha = \"QQ==\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "[replication_keys]\nzeta = \"Wg==\"\nalpha = \"QQ==\"\n",
+        )
+        .unwrap();
         let config = Config::load(Some(&path)).unwrap();
-        let ids: Vec<&str> = config.replication_keys.0.iter().map(|(id, _)| id.as_str()).collect();
+        let ids: Vec<&str> = config
+            .replication_keys
+            .0
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .collect();
         assert_eq!(ids, ["zeta", "alpha"]);
         let parsed = ReplicationKeyList::parse("b=Qg==, a=QQ==").unwrap();
         assert_eq!(parsed.0[0].0, "b");

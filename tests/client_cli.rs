@@ -102,6 +102,7 @@ fn write(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
     path
 }
 
+/// Lists (every page) and shows each asset with the official SDK.
 const SDK_SCRIPT: &str = r#"
 import json, sys
 from huaweicloudsdkcore.auth.credentials import BasicCredentials

@@ -81,11 +81,9 @@ async fn concurrent_creates_never_exceed_the_asset_quota() {
     c.create_asset(&json!({"asset_name": "existing", "asset_type": "IMAGE"}))
         .await;
     set_quota(&admin, &c.project, json!({"max_assets": 5})).await;
-    let replies = join_all((0..20).map(|i| {
-        c.post(
-            "/digital-assets",
-            &json!({"asset_name": format!("n{i}"), "asset_type": "IMAGE"}),
-        )
+    let replies = join_all((0..20).map(|i| async move {
+        let body = json!({"asset_name": format!("n{i}"), "asset_type": "IMAGE"});
+        c.post("/digital-assets", &body).await
     }))
     .await;
     let created = replies.iter().filter(|r| r.status == 200).count();
@@ -102,15 +100,21 @@ async fn concurrent_creates_never_exceed_the_asset_quota() {
         .unwrap()
         .to_owned();
     c.delete(&format!("/digital-assets/{first}")).await.ok();
-    c.post("/digital-assets", &json!({"asset_name": "x", "asset_type": "IMAGE"}))
-        .await
-        .expect_error(403, "MSS.10001012");
+    c.post(
+        "/digital-assets",
+        &json!({"asset_name": "x", "asset_type": "IMAGE"}),
+    )
+    .await
+    .expect_error(403, "MSS.10001012");
     c.delete(&format!("/digital-assets/{first}?mode=force"))
         .await
         .ok();
-    c.post("/digital-assets", &json!({"asset_name": "x", "asset_type": "IMAGE"}))
-        .await
-        .ok();
+    c.post(
+        "/digital-assets",
+        &json!({"asset_name": "x", "asset_type": "IMAGE"}),
+    )
+    .await
+    .ok();
     // Another project is not limited by this one's quota.
     let other = server.new_client(false).await;
     for i in 0..7 {
@@ -140,11 +144,10 @@ async fn concurrent_uploads_never_exceed_the_storage_quota() {
     }
     // Each create_file reserves its declared size before any byte is sent.
     let replies = join_all(assets.iter().map(|id| {
-        c.post(
-            "/files",
-            &json!({"asset_id": id, "file_name": "blob.bin", "file_md5": md5_b64(&data),
-                    "file_size": data.len(), "file_type": "bin", "asset_file_category": "MAIN"}),
-        )
+        let body = json!({"asset_id": id, "file_name": "blob.bin", "file_md5": md5_b64(&data),
+                          "file_size": data.len(), "file_type": "bin",
+                          "asset_file_category": "MAIN"});
+        async move { c.post("/files", &body).await }
     }))
     .await;
     let admitted: Vec<&common::Reply> = replies.iter().filter(|r| r.status == 200).collect();

@@ -63,6 +63,20 @@ async fn image_asset(c: &Client) -> (String, Vec<u8>) {
     (asset_id, data)
 }
 
+/// The `thumbnail_url` of `asset_id`'s summary on `c`'s library.
+async fn thumbnail_url(c: &Client, asset_id: &str) -> String {
+    let summaries = c
+        .post(
+            "/digital-assets/summarys",
+            &json!({"asset_ids": [asset_id]}),
+        )
+        .await;
+    let url = &summaries.ok()["asset_list"][0]["thumbnail_url"];
+    url.as_str()
+        .unwrap_or_else(|| panic!("no thumbnail: {summaries:?}"))
+        .to_owned()
+}
+
 fn files_by_name(asset: &Value) -> Vec<(String, String, String)> {
     let mut files: Vec<(String, String, String)> = asset["files"]
         .as_array()
@@ -139,7 +153,9 @@ async fn an_image_replicates_through_the_official_sdk_with_its_thumbnail_and_wit
     assert_eq!(sdk["algorithm"], "AES-256-GCM");
     assert_eq!(sdk["key_id"], KEY_ID);
     assert_eq!(B64.decode(sdk["iv"].as_str().unwrap()).unwrap().len(), 12);
-    assert!(sdk["expire_time"].as_i64().unwrap() > time::OffsetDateTime::now_utc().unix_timestamp());
+    assert!(
+        sdk["expire_time"].as_i64().unwrap() > time::OffsetDateTime::now_utc().unix_timestamp()
+    );
     assert_eq!(sdk["first"]["status"], 200);
     assert_eq!(sdk["first"]["request_id"].as_str().unwrap().len(), 32);
     // Another library: the replica keeps the asset's id; asking again changes nothing.
@@ -151,18 +167,36 @@ async fn an_image_replicates_through_the_official_sdk_with_its_thumbnail_and_wit
     let replica = settled(dst, &asset_id).await;
     assert_eq!(replica["asset_state"], "ACTIVED", "{replica}");
     assert_eq!(replica["project_id"], dst.project.as_str());
-    for field in ["asset_name", "asset_description", "asset_type", "tags", "asset_extra_meta"] {
+    for field in [
+        "asset_name",
+        "asset_description",
+        "asset_type",
+        "tags",
+        "asset_extra_meta",
+    ] {
         assert_eq!(replica[field], original[field], "{field}");
     }
     assert_eq!(files_by_name(&replica), files_by_name(&original));
-    assert_eq!(replica["files"].as_array().unwrap().len(), 2, "{replica}");
+    // The thumbnail (a summary's `thumbnail_url`) came along byte for byte.
+    let made_here = dst
+        .fetch(&thumbnail_url(dst, &asset_id).await, None)
+        .await
+        .bytes;
+    let made_there = src
+        .fetch(&thumbnail_url(src, &asset_id).await, None)
+        .await
+        .bytes;
+    assert!(!made_here.is_empty());
+    assert_eq!(made_here, made_there);
     let main = replica["files"]
         .as_array()
         .unwrap()
         .iter()
         .find(|f| f["asset_file_category"] == "MAIN")
         .unwrap();
-    let fetched = dst.fetch(main["download_url"].as_str().unwrap(), None).await;
+    let fetched = dst
+        .fetch(main["download_url"].as_str().unwrap(), None)
+        .await;
     assert_eq!(fetched.bytes, data);
     assert_eq!(md5_b64(&fetched.bytes), main["file_md5"].as_str().unwrap());
     let listed = dst.get("/digital-assets?limit=10").await;
@@ -247,9 +281,8 @@ async fn tampered_expired_unknown_key_or_unfetchable_info_creates_nothing() {
     let (asset_id, _) = image_asset(&source.client).await;
     let info = info_of(&source.client, &asset_id).await;
     let dst = &target.client;
-    let create = |body: Value| async move {
-        dst.post("/digital-assets-by-replication-info", &body).await
-    };
+    let create =
+        |body: Value| async move { dst.post("/digital-assets-by-replication-info", &body).await };
 
     // One flipped bit of the ciphertext.
     let mut sealed = B64.decode(info["asset_info"].as_str().unwrap()).unwrap();
@@ -267,7 +300,10 @@ async fn tampered_expired_unknown_key_or_unfetchable_info_creates_nothing() {
     // A key this library does not hold.
     let mut unknown = info.clone();
     unknown["encryption_info"]["key_id"] = json!("nobody");
-    let msg = create(unknown).await.expect_error(400, "MSS.10001013").to_owned();
+    let msg = create(unknown)
+        .await
+        .expect_error(400, "MSS.10001013")
+        .to_owned();
     assert!(msg.contains("nobody"), "{msg}");
     // Expired, though sealed correctly with the shared key.
     let past = time::OffsetDateTime::now_utc().unix_timestamp() - 60;
@@ -292,7 +328,10 @@ async fn tampered_expired_unknown_key_or_unfetchable_info_creates_nothing() {
         .delete(&format!("/digital-assets/{asset_id}?mode=force"))
         .await
         .ok();
-    let msg = create(info).await.expect_error(400, "MSS.10001016").to_owned();
+    let msg = create(info)
+        .await
+        .expect_error(400, "MSS.10001016")
+        .to_owned();
     assert!(msg.contains("403"), "{msg}");
 
     assert_eq!(
@@ -300,12 +339,7 @@ async fn tampered_expired_unknown_key_or_unfetchable_info_creates_nothing() {
         0,
         "nothing may be created"
     );
-    assert!(
-        dst.get(&format!("/digital-assets/{asset_id}"))
-            .await
-            .status
-            == 404
-    );
+    assert!(dst.get(&format!("/digital-assets/{asset_id}")).await.status == 404);
     assert_eq!(stored_blobs(&target), Vec::<String>::new());
     target.assert_jobs_settled().await;
 }
@@ -324,7 +358,9 @@ async fn another_project_of_the_same_library_gets_its_own_copy_once() {
         .unwrap()
         .to_owned();
     assert_ne!(first, asset_id, "the source keeps its id in this library");
-    let again = other.post("/digital-assets-by-replication-info", &info).await;
+    let again = other
+        .post("/digital-assets-by-replication-info", &info)
+        .await;
     assert_eq!(again.ok()["asset_id"], first.as_str());
     let replica = settled(&other, &first).await;
     assert_eq!(replica["asset_state"], "ACTIVED", "{replica}");

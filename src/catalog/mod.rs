@@ -86,7 +86,9 @@ pub struct ProjectUsage {
 
 /// A write refused because a project would exceed a limit of its quota.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("project {project_id} would hold {would} {what} with this request; its quota allows {limit}")]
+#[error(
+    "project {project_id} would hold {would} {what} with this request; its quota allows {limit}"
+)]
 pub struct QuotaExceeded {
     /// The project.
     pub project_id: String,

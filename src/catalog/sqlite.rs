@@ -286,7 +286,9 @@ async fn check_quotas(conn: &mut SqliteConnection, writes: &[&Write]) -> Result<
 
 fn decode_quota(row: &sqlx::sqlite::SqliteRow) -> Result<Quota, CatalogError> {
     let limit = |name| -> Result<Option<u64>, CatalogError> {
-        Ok(row.try_get::<Option<i64>, _>(name)?.map(|v| v.max(0) as u64))
+        Ok(row
+            .try_get::<Option<i64>, _>(name)?
+            .map(|v| v.max(0) as u64))
     };
     Ok(Quota {
         project_id: row.try_get("project_id")?,
@@ -296,7 +298,10 @@ fn decode_quota(row: &sqlx::sqlite::SqliteRow) -> Result<Quota, CatalogError> {
     })
 }
 
-async fn usage_of(conn: &mut SqliteConnection, project_id: &str) -> Result<ProjectUsage, CatalogError> {
+async fn usage_of(
+    conn: &mut SqliteConnection,
+    project_id: &str,
+) -> Result<ProjectUsage, CatalogError> {
     let (bytes, assets): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT coalesce(sum(bytes), 0) FROM project_bytes WHERE project_id = ?1),
              (SELECT coalesce(sum(n), 0) FROM asset_counts

@@ -400,7 +400,7 @@ async fn process_video(
 async fn already_made(ctx: &JobContext, main: &FileRecord) -> Result<bool, JobFailure> {
     Ok(ctx
         .catalog
-        .files_of(&[main.asset_id.clone()])
+        .files_of(std::slice::from_ref(&main.asset_id))
         .await?
         .iter()
         .any(|f| f.made_from(&main.file_id) && f.state == FileState::Created))

@@ -202,9 +202,9 @@ impl Quotas {
                 read_at: Instant::now(),
             });
         if entry.limit != limit || (limit.is_some() && entry.limiter.is_none()) {
-            entry.limiter = limit.and_then(NonZeroU32::new).map(|rate| {
-                Arc::new(RateLimiter::direct(governor::Quota::per_second(rate)))
-            });
+            entry.limiter = limit
+                .and_then(NonZeroU32::new)
+                .map(|rate| Arc::new(RateLimiter::direct(governor::Quota::per_second(rate))));
             entry.limit = limit;
         }
         entry.read_at = Instant::now();

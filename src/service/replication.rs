@@ -40,8 +40,8 @@ use crate::config::ReplicationKeyList;
 use crate::error::Code;
 use crate::media::sniff;
 use crate::model::files::{decode_md5, MAX_LARGE_FILE_SIZE};
-use crate::model::{AssetState, CreateAssetBody, FileCategory, FileState, TranscodingStatus};
 use crate::model::ValidationError;
+use crate::model::{AssetState, CreateAssetBody, FileCategory, FileState, TranscodingStatus};
 
 /// The only `encryption_info.algorithm` there is.
 pub const ALGORITHM: &str = "AES-256-GCM";
@@ -52,7 +52,9 @@ const PARALLEL_FETCHES: usize = 3;
 #[derive(Debug, thiserror::Error)]
 pub enum ReplicationError {
     /// This library holds no replication key.
-    #[error("this library has no replication key; configure replication_keys (ASSETD_REPLICATION_KEYS)")]
+    #[error(
+        "this library has no replication key; configure replication_keys (ASSETD_REPLICATION_KEYS)"
+    )]
     NoKeys,
     /// A field is missing or malformed.
     #[error(transparent)]
@@ -64,10 +66,14 @@ pub enum ReplicationError {
     #[error("asset_info does not decrypt under key {0:?}: it was changed, or its asset_id, key_id, expire_time or iv were")]
     Tampered(String),
     /// The info is too old.
-    #[error("the replication info expired at {0} (Unix seconds); ask the source library for new info")]
+    #[error(
+        "the replication info expired at {0} (Unix seconds); ask the source library for new info"
+    )]
     Expired(i64),
     /// The asset cannot be replicated in its state.
-    #[error("only ACTIVED, UNACTIVED and WAITING_DELETE assets can be replicated; this one is {0}")]
+    #[error(
+        "only ACTIVED, UNACTIVED and WAITING_DELETE assets can be replicated; this one is {0}"
+    )]
     NotReplicable(AssetState),
     /// The asset is unknown to the caller.
     #[error("asset {0} not found")]
@@ -315,13 +321,15 @@ impl Replication {
         let expire_time = (OffsetDateTime::now_utc() + self.ttl).unix_timestamp();
         let mut files: Vec<ManifestFile> = self
             .catalog
-            .files_of(&[asset.asset_id.clone()])
+            .files_of(std::slice::from_ref(&asset.asset_id))
             .await?
             .into_iter()
             .filter(|f| f.state == FileState::Created && f.blob_key.is_some())
             .filter_map(|f| {
                 Some(ManifestFile {
-                    url: self.links.download_url_until(&f.file_id, false, expire_time),
+                    url: self
+                        .links
+                        .download_url_until(&f.file_id, false, expire_time),
                     size: f.file_size?,
                     md5: f.file_md5?,
                     file_id: f.file_id,
@@ -333,7 +341,12 @@ impl Replication {
                 })
             })
             .collect();
-        files.sort_by_key(|f| (f.category != FileCategory::Main || f.derived.is_some(), f.file_id.clone()));
+        files.sort_by_key(|f| {
+            (
+                f.category != FileCategory::Main || f.derived.is_some(),
+                f.file_id.clone(),
+            )
+        });
         let manifest = Manifest {
             v: 1,
             source: self.source.clone(),
@@ -416,8 +429,7 @@ impl Replication {
             )
             .map_err(|_| tampered())?;
         let manifest: Manifest = serde_json::from_slice(&plaintext).map_err(|_| tampered())?;
-        if manifest.v != 1 || manifest.asset_id != asset_id || manifest.expire_time != expire_time
-        {
+        if manifest.v != 1 || manifest.asset_id != asset_id || manifest.expire_time != expire_time {
             return Err(tampered());
         }
         if OffsetDateTime::now_utc().unix_timestamp() > expire_time {
@@ -553,7 +565,11 @@ impl Replication {
     }
 
     /// Refuses early (before any byte moves) what the quota would refuse at the end.
-    async fn check_quota(&self, project_id: &str, manifest: &Manifest) -> Result<(), ReplicationError> {
+    async fn check_quota(
+        &self,
+        project_id: &str,
+        manifest: &Manifest,
+    ) -> Result<(), ReplicationError> {
         let Some(quota) = self.catalog.quota(project_id).await? else {
             return Ok(());
         };
@@ -590,7 +606,10 @@ impl Replication {
             .await
             .map_err(|e| failed(e.without_url().to_string()))?;
         if !response.status().is_success() {
-            return Err(failed(format!("the source library answered {}", response.status())));
+            return Err(failed(format!(
+                "the source library answered {}",
+                response.status()
+            )));
         }
         if let Some(length) = response.content_length().filter(|l| *l != file.size as u64) {
             return Err(failed(format!(
@@ -655,8 +674,7 @@ fn create_body(asset: Asset) -> CreateAssetBody {
         review_config: asset.review_config,
         tags: Some(asset.tags),
         asset_extra_meta: Some(asset.asset_extra_meta),
-        system_properties: (!asset.system_properties.is_empty())
-            .then_some(asset.system_properties),
+        system_properties: (!asset.system_properties.is_empty()).then_some(asset.system_properties),
         shared_config: None,
         is_need_generate_cover: Some(asset.is_need_generate_cover),
         asset_order: asset.asset_order,
@@ -676,10 +694,15 @@ fn check_files(manifest: &Manifest) -> Result<usize, ReplicationError> {
         .next()
         .ok_or_else(|| invalid("asset_info", "the asset has no MAIN file to replicate"))?;
     if mains.next().is_some() {
-        return Err(invalid("asset_info", "the asset has more than one MAIN file"));
+        return Err(invalid(
+            "asset_info",
+            "the asset has more than one MAIN file",
+        ));
     }
     for file in &manifest.files {
-        if !file.url.starts_with(&format!("{}/downloads/", manifest.source))
+        if !file
+            .url
+            .starts_with(&format!("{}/downloads/", manifest.source))
             || !(file.url.starts_with("http://") || file.url.starts_with("https://"))
         {
             return Err(invalid(
@@ -713,11 +736,13 @@ fn renamed_files(manifest: &Manifest, main: usize) -> Vec<String> {
         .files
         .iter()
         .enumerate()
-        .map(|(i, f)| match f.file_id.strip_prefix(source_main.as_str()) {
-            _ if i == main => main_id.clone(),
-            Some(suffix) if f.derived.is_some() => format!("{main_id}{suffix}"),
-            _ => uuid::Uuid::new_v4().to_string(),
-        })
+        .map(
+            |(i, f)| match f.file_id.strip_prefix(source_main.as_str()) {
+                _ if i == main => main_id.clone(),
+                Some(suffix) if f.derived.is_some() => format!("{main_id}{suffix}"),
+                _ => uuid::Uuid::new_v4().to_string(),
+            },
+        )
         .collect()
 }
 
