@@ -465,3 +465,84 @@ async fn a_replica_counts_against_the_target_quota() {
         json!({"bytes": data.len(), "assets": 1})
     );
 }
+
+/// `assetd replication-key create`, run for real; its stdout line must be `ID=BASE64`.
+fn created_key(id: Option<&str>) -> String {
+    let mut command = common::child::assetd();
+    command.args(["replication-key", "create"]);
+    if let Some(id) = id {
+        command.args(["--id", id]);
+    }
+    let out = command.output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let line = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let (_, key) = line.split_once('=').expect("ID=BASE64");
+    assert_eq!(B64.decode(key).unwrap().len(), 32, "{line}");
+    line
+}
+
+/// The real binary, with credentials for `project` and `env` (keys) set.
+async fn binary_library(
+    dir: &std::path::Path,
+    project: &str,
+    env: &[(&str, &str)],
+) -> (common::child::ChildServer, Client) {
+    let data_dir = dir.join(project);
+    let (ak, sk) = (format!("AK{project}"), format!("SK-{project}-0123456789"));
+    let created = common::child::assetd()
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["credentials", "create", "--project-id", project])
+        .args(["--access-key", &ak, "--secret-key", &sk])
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let log = dir.join(format!("{project}.log"));
+    let server = common::child::ChildServer::start_with_env(&data_dir, None, log, env).await;
+    let client = Client::connect(&server.base, project, &ak, &sk);
+    (server, client)
+}
+
+#[tokio::test]
+async fn keys_made_by_the_binary_work_from_the_environment_and_key_id_picks_the_sealing_one() {
+    let lab = created_key(Some("lab"));
+    assert!(lab.starts_with("lab="), "{lab}");
+    let (first, second) = (created_key(None), created_key(None));
+    assert_ne!(first, second, "keys are random");
+    assert!(first.starts_with('k'), "{first}");
+    let first_id = first.split_once('=').unwrap().0;
+
+    let dir = tempfile::tempdir().unwrap();
+    // A holds two keys and seals with the second; B holds only that one; C only the first.
+    let both = format!("{first},{lab}");
+    let a_env = [
+        ("ASSETD_REPLICATION_KEYS", both.as_str()),
+        ("ASSETD_REPLICATION_KEY_ID", "lab"),
+    ];
+    let (_a, src) = binary_library(dir.path(), "library-a", &a_env).await;
+    let (_b, dst) = binary_library(
+        dir.path(),
+        "library-b",
+        &[("ASSETD_REPLICATION_KEYS", &lab)],
+    )
+    .await;
+    let (_c, third) = binary_library(
+        dir.path(),
+        "library-c",
+        &[("ASSETD_REPLICATION_KEYS", &first)],
+    )
+    .await;
+
+    let (asset_id, _) = image_asset(&src).await;
+    let info = info_of(&src, &asset_id).await;
+    assert_eq!(info["encryption_info"]["key_id"], "lab");
+    let msg = third
+        .post("/digital-assets-by-replication-info", &info)
+        .await
+        .expect_error(400, "MSS.10001013")
+        .to_owned();
+    assert!(msg.contains("lab") && !msg.contains(first_id), "{msg}");
+    let created = dst.post("/digital-assets-by-replication-info", &info).await;
+    assert_eq!(created.ok()["asset_id"], asset_id.as_str());
+    assert_eq!(settled(&dst, &asset_id).await["asset_state"], "ACTIVED");
+}
