@@ -1487,7 +1487,7 @@ async fn quotas_are_stored_and_a_write_past_one_is_refused_whole(c: Cat) {
     assert_eq!(c.project_usage(&project).await.unwrap().bytes, 20);
 
     // A cancelled file gives its bytes back; the asset limit still holds.
-    let mut first = c.files_of(&[a.asset_id.clone()]).await.unwrap()[0].clone();
+    let mut first = c.files_of(std::slice::from_ref(&a.asset_id)).await.unwrap()[0].clone();
     first.state = FileState::Cancelled;
     c.apply(Write {
         files: vec![first],
