@@ -275,20 +275,30 @@ impl HealthError {
     }
 }
 
-/// Periodically enqueues the abandoned-upload sweep. The sweep itself is a job (at most one
-/// pending), so it runs once per period across restarts and, later, across nodes.
+/// Runs the abandoned-upload sweep once per period (a quarter of the abandonment age,
+/// between 1 s and 10 min), counted from the Unix epoch. Every node checks four times a
+/// period; the one that claims the period in the catalogue enqueues the sweep, so it runs
+/// once per period however many nodes there are, and across restarts.
 async fn schedule_upload_sweeps(app: App) {
     let age = std::time::Duration::from_secs(app.config.abandoned_upload_secs);
     let period = (age / 4).clamp(
         std::time::Duration::from_secs(1),
         std::time::Duration::from_secs(600),
     );
-    let mut tick = tokio::time::interval(period);
+    let mut tick = tokio::time::interval((period / 4).max(std::time::Duration::from_secs(1)));
     loop {
         tick.tick().await;
-        let job = crate::catalog::Job::SweepUploads.to_new(app.config.job_max_attempts);
+        let start = period_start(time::OffsetDateTime::now_utc(), period);
+        match app.catalog.claim_period("sweep_uploads", start).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not schedule the upload sweep");
+                continue;
+            }
+        }
         let write = crate::catalog::Write {
-            jobs: vec![job],
+            jobs: vec![crate::catalog::Job::SweepUploads.to_new(app.config.job_max_attempts)],
             ..crate::catalog::Write::default()
         };
         match app.catalog.apply(write).await {
@@ -296,6 +306,16 @@ async fn schedule_upload_sweeps(app: App) {
             Err(e) => tracing::warn!(error = %e, "could not schedule the upload sweep"),
         }
     }
+}
+
+/// The start of the period of length `period` (counted from the Unix epoch) that `now` is in.
+fn period_start(now: time::OffsetDateTime, period: std::time::Duration) -> time::OffsetDateTime {
+    let period = i128::try_from(period.as_nanos())
+        .unwrap_or(i128::MAX)
+        .max(1);
+    let nanos = now.unix_timestamp_nanos();
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos.div_euclid(period) * period)
+        .unwrap_or(now)
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -319,4 +339,18 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutdown requested");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_node_sees_the_same_periods() {
+        let period = std::time::Duration::from_secs(60);
+        let at = |secs: i64| time::OffsetDateTime::from_unix_timestamp(secs).unwrap();
+        assert_eq!(period_start(at(1_000_000_000), period), at(999_999_960));
+        assert_eq!(period_start(at(1_000_000_019), period), at(999_999_960));
+        assert_eq!(period_start(at(1_000_000_020), period), at(1_000_000_020));
+    }
 }

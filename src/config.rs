@@ -20,7 +20,8 @@ pub struct Config {
     /// Base URL clients use to reach this server; upload and download URLs start with it.
     /// Defaults to `http://<listen>`.
     pub public_url: Option<String>,
-    /// Catalogue location; `sqlite://…` or empty for `<data_dir>/catalog.db`.
+    /// Catalogue location: `sqlite://FILE`, `postgres://USER:PASS@HOST:PORT/DB` (shared by
+    /// any number of nodes), or empty for `<data_dir>/catalog.db`.
     pub database_url: Option<String>,
     /// Largest JSON request body accepted, in bytes (larger bodies get 413).
     pub max_body_bytes: usize,

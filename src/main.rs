@@ -1,5 +1,5 @@
-//! The `assetd` command line: `serve`, `credentials create|list|revoke|rotate`, `doctor` and
-//! the `client`, with global `--data-dir`.
+//! The `assetd` command line: `serve`, `migrate`, `credentials create|list|revoke|rotate`,
+//! `doctor` and the `client`, with global `--data-dir` and `--database-url`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,6 +20,14 @@ struct Cli {
     /// Optional TOML configuration file; flags and ASSETD_* variables override it.
     #[arg(long, global = true, env = "ASSETD_CONFIG")]
     config: Option<PathBuf>,
+    /// Catalogue URL: sqlite://FILE or postgres://USER:PASS@HOST:PORT/DB [default: sqlite://<data-dir>/catalog.db].
+    #[arg(
+        long,
+        global = true,
+        env = "ASSETD_DATABASE_URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -34,13 +42,12 @@ enum Command {
         /// Base URL clients reach the server at, for upload/download URLs [default: http://<listen>].
         #[arg(long, env = "ASSETD_PUBLIC_URL")]
         public_url: Option<String>,
-        /// Catalogue URL [default: sqlite://<data-dir>/catalog.db].
-        #[arg(long, env = "ASSETD_DATABASE_URL")]
-        database_url: Option<String>,
         /// Serve `/metrics` on this address instead of the main one.
         #[arg(long, env = "ASSETD_METRICS_LISTEN")]
         metrics_listen: Option<SocketAddr>,
     },
+    /// Bring the catalogue's schema up to date and exit (`serve` does this at start too).
+    Migrate,
     /// Manage access keys.
     Credentials {
         #[command(subcommand)]
@@ -126,10 +133,12 @@ fn config_from(cli: &Cli) -> anyhow::Result<Config> {
     {
         config.replication_key_id = Some(id);
     }
+    if let Some(url) = &cli.database_url {
+        config.database_url = Some(url.clone());
+    }
     if let Command::Serve {
         listen,
         public_url,
-        database_url,
         metrics_listen,
     } = &cli.command
     {
@@ -141,9 +150,6 @@ fn config_from(cli: &Cli) -> anyhow::Result<Config> {
         }
         if let Some(v) = public_url {
             config.public_url = Some(v.clone());
-        }
-        if let Some(v) = database_url {
-            config.database_url = Some(v.clone());
         }
     }
     Ok(config)
@@ -159,7 +165,8 @@ fn main() -> ExitCode {
         }
         return assetd::client::main(args);
     }
-    if let Err(e) = assetd::logging::init("info") {
+    // PostgreSQL's notices ("relation … already exists, skipping") are not news.
+    if let Err(e) = assetd::logging::init("info,sqlx::postgres::notice=warn") {
         eprintln!("error: {e:#}");
         return ExitCode::from(2);
     }
@@ -211,9 +218,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Command::Migrate => {
+            open_catalog(&config).await?;
+            println!("the catalogue's schema is up to date");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Credentials { command } => {
-            std::fs::create_dir_all(&config.data_dir)?;
-            let catalog = assetd::catalog::open(&config.catalog_url()).await?;
+            let catalog = open_catalog(&config).await?;
             credentials(catalog.as_ref(), command).await?;
             Ok(ExitCode::SUCCESS)
         }
@@ -225,6 +236,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Client(_) => unreachable!("handled before the runtime starts"),
     }
+}
+
+/// Opens (and migrates) the catalogue the settings select, for the one-shot commands.
+async fn open_catalog(
+    config: &Config,
+) -> anyhow::Result<std::sync::Arc<dyn assetd::catalog::Catalog>> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    assetd::catalog::open(&config.catalog_url())
+        .await
+        .context("opening the catalogue")
 }
 
 async fn credentials(

@@ -1,9 +1,12 @@
 //! The contract every [`Catalog`] backend must keep. Each check is a plain async function
-//! over `Arc<dyn Catalog>`; the `contract!` macro runs all of them on a fresh SQLite file,
-//! and on Postgres when `ASSETD_TEST_POSTGRES_URL` names a database (skipped otherwise).
-//!
-//! Checks only touch records under fresh random ids and project ids, so they can share one
-//! Postgres database and run in parallel.
+//! over `Arc<dyn Catalog>`; `on_both_backends!` runs all of them on a fresh SQLite file, and
+//! on a fresh PostgreSQL database when `ASSETD_TEST_DATABASE_URL` names a server
+//! (`scripts/test.sh` starts one; skipped otherwise).
+
+#[macro_use]
+#[path = "common/postgres.rs"]
+#[allow(dead_code)]
+mod test_postgres;
 
 use std::sync::Arc;
 
@@ -23,38 +26,7 @@ use time::{Duration, OffsetDateTime};
 
 type Cat = Arc<dyn Catalog>;
 
-/// Runs every listed check against each backend.
-macro_rules! contract {
-    ($($check:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $check() {
-                    let dir = tempfile::tempdir().unwrap();
-                    let url = format!("sqlite://{}", dir.path().join("c.db").display());
-                    let catalog = assetd::catalog::open(&url).await.expect("SQLite opens");
-                    super::$check(catalog).await;
-                }
-            )+
-        }
-
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $check() {
-                    let Ok(url) = std::env::var("ASSETD_TEST_POSTGRES_URL") else {
-                        eprintln!("ASSETD_TEST_POSTGRES_URL is not set; skipping");
-                        return;
-                    };
-                    let catalog = assetd::catalog::open(&url).await.expect("Postgres opens");
-                    super::$check(catalog).await;
-                }
-            )+
-        }
-    };
-}
-
-contract!(
+on_both_backends!(
     credentials_are_stored_found_and_replaced,
     tokens_are_stored_and_found_by_hash,
     a_server_secret_is_created_once_and_stays_stable,
@@ -79,6 +51,7 @@ contract!(
     list_orders_by_create_time_update_time_and_asset_order,
     list_follows_share_roles_and_sources,
     list_sees_updated_tags_and_shares,
+    each_period_of_a_periodic_task_is_claimed_once,
     credentials_are_listed_without_secrets_and_deleted_with_their_tokens,
     stats_count_jobs_by_kind_assets_by_state_and_the_review_queue,
     a_running_job_reports_progress_until_it_is_claimed_again,
@@ -1276,6 +1249,33 @@ async fn list_sees_updated_tags_and_shares(c: Cat) {
     });
     update(&c, unshared).await.unwrap();
     assert!(names(&c, shared).await.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// Periodic tasks
+
+async fn each_period_of_a_periodic_task_is_claimed_once(c: Cat) {
+    let task = format!("task-{}", fresh());
+    let claims = futures::future::join_all((0..8).map(|_| c.claim_period(&task, at(60))));
+    let won = claims
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|&claimed| claimed)
+        .count();
+    assert_eq!(won, 1, "one of eight concurrent claims wins");
+    assert!(!c.claim_period(&task, at(60)).await.unwrap());
+    assert!(
+        !c.claim_period(&task, at(0)).await.unwrap(),
+        "an earlier period"
+    );
+    assert!(c.claim_period(&task, at(120)).await.unwrap());
+    assert!(
+        c.claim_period(&format!("other-{task}"), at(60))
+            .await
+            .unwrap(),
+        "tasks are independent"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::routing::post;
 use axum::{Json, Router};
-use common::child::{assetd, ChildServer};
+use common::child::{assetd, assetd_on, ChildServer};
 use common::{fixture, png, Client, Media, TestServer};
 use serde_json::{json, Value};
 
@@ -430,10 +430,9 @@ async fn start_logging(
 
 // ---------------------------------------------------------------------------- credentials
 
+/// `assetd ARGS` on `data_dir`'s catalogue, the one `ChildServer::start` serves.
 async fn cli(data_dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = tokio::process::Command::from(assetd())
-        .arg("--data-dir")
-        .arg(data_dir)
+    let out = tokio::process::Command::from(assetd_on(data_dir))
         .args(args)
         .output()
         .await

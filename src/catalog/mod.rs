@@ -6,7 +6,9 @@
 //! [`Catalog::apply`] commits a [`Write`] atomically only if every version still matches.
 
 mod job;
+pub mod postgres;
 pub mod sqlite;
+mod stored;
 mod update;
 
 use std::sync::Arc;
@@ -33,8 +35,9 @@ pub enum CatalogError {
     /// A uniqueness rule of the schema was violated (e.g. a second MAIN file).
     #[error("unique constraint violated: {0}")]
     Unique(String),
-    /// The catalogue URL names no supported backend.
-    #[error("unsupported catalogue URL: {0}")]
+    /// The catalogue URL names no supported backend (only its scheme is kept: the rest may
+    /// hold a password).
+    #[error("unsupported catalogue URL scheme {0:?}; use sqlite:// or postgres://")]
     UnsupportedUrl(String),
     /// The database failed.
     #[error(transparent)]
@@ -42,6 +45,17 @@ pub enum CatalogError {
     /// A migration failed.
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database was migrated by a newer assetd than this one.
+    #[error(
+        "the catalogue's schema is at migration {found}, newer than this assetd knows \
+         (up to {known}); run a newer assetd against it"
+    )]
+    SchemaTooNew {
+        /// The newest migration applied to the database.
+        found: i64,
+        /// The newest migration this build carries.
+        known: i64,
+    },
     /// A stored document could not be decoded.
     #[error("corrupt record: {0}")]
     Corrupt(#[from] serde_json::Error),
@@ -604,6 +618,14 @@ pub trait Catalog: Send + Sync + 'static {
     ) -> Result<(), CatalogError>;
     /// Queue depth by state.
     async fn job_counts(&self) -> Result<JobCounts, CatalogError>;
+    /// Claims the run of the periodic task `name` for the period starting at `period_start`:
+    /// `true` for exactly one caller per task and period, whichever node asks first, and
+    /// `false` for a period that is not later than the last one claimed.
+    async fn claim_period(
+        &self,
+        name: &str,
+        period_start: OffsetDateTime,
+    ) -> Result<bool, CatalogError>;
 
     /// Files in the given state across all projects, oldest first (the manual review queue).
     async fn files_in_state(
@@ -691,11 +713,28 @@ pub fn state_event(
     })
 }
 
-/// Opens the catalogue named by `url` and brings its schema up to date.
+/// Opens the catalogue named by `url` (`sqlite://…`, `postgres://…`) and brings its schema
+/// up to date.
 pub async fn open(url: &str) -> Result<Arc<dyn Catalog>, CatalogError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteCatalog::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgCatalog::open(url).await?))
     } else {
-        Err(CatalogError::UnsupportedUrl(url.to_owned()))
+        let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+        Err(CatalogError::UnsupportedUrl(scheme.to_owned()))
+    }
+}
+
+/// Refuses a database whose newest applied migration (`applied`) is one this build does not
+/// have: a newer assetd migrated it, and this one would misread what it wrote.
+fn check_schema(
+    migrator: &sqlx::migrate::Migrator,
+    applied: Option<i64>,
+) -> Result<(), CatalogError> {
+    let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    match applied {
+        Some(found) if found > known => Err(CatalogError::SchemaTooNew { found, known }),
+        _ => Ok(()),
     }
 }

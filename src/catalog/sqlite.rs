@@ -15,12 +15,13 @@ use sqlx::{ConnectOptions, Connection, QueryBuilder, Row, Sqlite, SqliteConnecti
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
+use super::stored::{from_micros, micros, shared_type, shared_with, state_event_job};
 use super::{
     AccessRecord, Asset, AssetPage, AssetQuery, AssetSource, Catalog, CatalogError, CatalogStats,
     Credential, CredentialInfo, FileRecord, JobCounts, JobOutcome, JobRecord, JobStatus, NewJob,
-    ProjectUsage, Quota, ShareRole, SortKey, TextMatch, Token, Webhook, Write, EVENT_JOB_KIND,
+    ProjectUsage, Quota, ShareRole, SortKey, TextMatch, Token, Webhook, Write,
 };
-use crate::model::{AssetState, AssetType, FileState, SharedType};
+use crate::model::{AssetState, AssetType, FileState};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -55,11 +56,30 @@ impl SqliteCatalog {
             .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
+        super::check_schema(&MIGRATOR, applied_migration(&pool).await?)?;
         MIGRATOR.run(&pool).await?;
         let (writes, queue) = mpsc::channel(MAX_WRITE_BATCH);
         tokio::spawn(run_writer(options.clone(), options.connect().await?, queue));
         Ok(Self { pool, writes })
     }
+}
+
+/// The newest migration applied to the database, if any.
+async fn applied_migration(pool: &SqlitePool) -> Result<Option<i64>, CatalogError> {
+    let migrated: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table'
+             AND name = '_sqlx_migrations')",
+    )
+    .fetch_one(pool)
+    .await?;
+    if !migrated {
+        return Ok(None);
+    }
+    Ok(
+        sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(pool)
+            .await?,
+    )
 }
 
 /// Runs `work` as a task of its own. sqlx cannot roll back a transaction whose `BEGIN` was
@@ -72,16 +92,6 @@ async fn detached<T: Send + 'static>(
     tokio::spawn(work).await.map_err(|e| {
         CatalogError::Database(sqlx::Error::Protocol(format!("catalogue task failed: {e}")))
     })?
-}
-
-/// Microseconds since the epoch: the stored form of every timestamp.
-fn micros(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000) as i64
-}
-
-fn from_micros(us: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 fn map_unique(err: sqlx::Error) -> CatalogError {
@@ -105,15 +115,6 @@ fn decode_file(row: &sqlx::sqlite::SqliteRow) -> Result<FileRecord, CatalogError
     let mut file: FileRecord = serde_json::from_str(&doc)?;
     file.version = row.try_get("version")?;
     Ok(file)
-}
-
-fn shared_type(asset: &Asset) -> &'static str {
-    asset
-        .shared_config
-        .as_ref()
-        .and_then(|c| c.shared_type)
-        .unwrap_or(SharedType::Private)
-        .as_str()
 }
 
 /// Rewrites the derived tag and share rows of one asset.
@@ -140,17 +141,6 @@ async fn sync_children(
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-/// The projects an asset is shared with (only SHARED assets have any).
-fn shared_with(asset: &Asset) -> impl Iterator<Item = &String> {
-    asset
-        .shared_config
-        .as_ref()
-        .filter(|config| config.shared_type == Some(SharedType::Shared))
-        .and_then(|config| config.allowed_project_ids.as_ref())
-        .into_iter()
-        .flatten()
 }
 
 /// Inserts new assets with their tag and share rows: three statements sent as one, whose
@@ -394,9 +384,9 @@ async fn enqueue_state_event(
     asset: &Asset,
     from: Option<AssetState>,
 ) -> Result<(), CatalogError> {
-    if from == Some(asset.asset_state) {
+    let Some(job) = state_event_job(asset, from) else {
         return Ok(());
-    }
+    };
     let hooked: Option<i64> = sqlx::query_scalar("SELECT 1 FROM webhooks WHERE project_id = ?")
         .bind(&asset.project_id)
         .fetch_optional(&mut *conn)
@@ -404,24 +394,7 @@ async fn enqueue_state_event(
     if hooked.is_none() {
         return Ok(());
     }
-    let now = OffsetDateTime::now_utc();
-    let payload = serde_json::json!({
-        "kind": EVENT_JOB_KIND,
-        "project_id": asset.project_id,
-        "event": super::state_event(asset, from, now),
-    });
-    sqlx::query(
-        "INSERT INTO jobs (kind, payload, state, max_attempts, run_after, created_at, updated_at)
-         VALUES (?, ?, 'QUEUED', 8, ?, ?, ?)",
-    )
-    .bind(EVENT_JOB_KIND)
-    .bind(payload.to_string())
-    .bind(micros(now))
-    .bind(micros(now))
-    .bind(micros(now))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    insert_job(conn, &job).await
 }
 
 async fn update_asset(conn: &mut SqliteConnection, asset: &Asset) -> Result<(), CatalogError> {
@@ -1407,6 +1380,23 @@ impl Catalog for SqliteCatalog {
         };
         query.execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn claim_period(
+        &self,
+        name: &str,
+        period_start: OffsetDateTime,
+    ) -> Result<bool, CatalogError> {
+        let done = sqlx::query(
+            "INSERT INTO periodic_runs (name, period_start) VALUES (?, ?)
+             ON CONFLICT (name) DO UPDATE SET period_start = excluded.period_start
+             WHERE periodic_runs.period_start < excluded.period_start",
+        )
+        .bind(name)
+        .bind(micros(period_start))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn job_counts(&self) -> Result<JobCounts, CatalogError> {

@@ -64,7 +64,19 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(query_pairs(parts.uri.query())))
+        let pairs = query_pairs(parts.uri.query());
+        // No catalogue stores U+0000 (PostgreSQL refuses it in text), so no filter can match
+        // it; refused alike on every backend.
+        if let Some((key, _)) = pairs
+            .iter()
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(ApiError::new(
+                Code::InvalidParameter,
+                format!("query parameter {key:?} must not contain U+0000 (NUL)"),
+            ));
+        }
+        Ok(Self(pairs))
     }
 }
 

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use super::{JobContext, JobFailure};
 use crate::blobs::BlobKey;
-use crate::catalog::{Asset, CatalogError, Change, Write};
+use crate::catalog::{Asset, Change, FileRecord, Write};
 use crate::model::{AssetSharedConfig, AssetState, AutoOperation, FileState, SharedType};
 use crate::service::state::{self, States, Transition};
 use crate::service::timers::{timers_for, TimerSettings};
@@ -141,39 +141,55 @@ pub async fn recycle(ctx: &JobContext, asset_id: &str, deleted_at: &str) -> Resu
     .await
 }
 
-/// Removes the bytes of every file of a DELETED asset and marks the files DELETED.
+/// Marks every file of a DELETED asset DELETED, in one write, and then removes their bytes.
+/// A purge cut short runs again and removes the bytes of files already marked, so once any
+/// file reads DELETED, all of them do.
 pub async fn purge_files(ctx: &JobContext, asset_id: &str) -> Result<(), JobFailure> {
-    let Some(asset) = ctx.catalog.asset(asset_id).await? else {
-        return Ok(());
-    };
-    if asset.asset_state != AssetState::Deleted {
-        return Ok(());
-    }
-    for mut file in ctx.catalog.files_of(&[asset_id.to_owned()]).await? {
+    let ids = [asset_id.to_owned()];
+    let files = ctx
+        .catalog
+        .update(
+            || async {
+                let Some(asset) = ctx.catalog.asset(asset_id).await? else {
+                    return Ok(Change::Keep(Vec::new()));
+                };
+                if asset.asset_state != AssetState::Deleted {
+                    return Ok(Change::Keep(Vec::new()));
+                }
+                let files = ctx.catalog.files_of(&ids).await?;
+                let now = OffsetDateTime::now_utc();
+                let live = files
+                    .iter()
+                    .filter(|f| f.state != FileState::Deleted)
+                    .map(|f| FileRecord {
+                        state: FileState::Deleted,
+                        update_time: now,
+                        ..f.clone()
+                    })
+                    .collect::<Vec<_>>();
+                if live.is_empty() {
+                    return Ok(Change::Keep(files));
+                }
+                let write = Write {
+                    files: live,
+                    ..Write::default()
+                };
+                Ok(Change::Commit(write, files))
+            },
+            || JobFailure::Retryable("files kept changing".into()),
+        )
+        .await?;
+    for file in &files {
         ctx.blobs
             .delete(&BlobKey::File(file.file_id.clone()))
             .await?;
         if let Some(parts) = file.multipart_count {
             ctx.blobs.delete_parts(&file.file_id, parts as u32).await?;
         }
-        if file.state == FileState::Deleted {
-            continue;
-        }
-        file.state = FileState::Deleted;
-        file.update_time = OffsetDateTime::now_utc();
-        match ctx
-            .catalog
-            .apply(Write {
-                files: vec![file],
-                ..Write::default()
-            })
-            .await
-        {
-            Ok(()) | Err(CatalogError::Conflict) => {}
-            Err(e) => return Err(e.into()),
-        }
     }
-    tracing::info!(asset.id = %asset_id, "files of a deleted asset removed");
+    if !files.is_empty() {
+        tracing::info!(asset.id = %asset_id, "files of a deleted asset removed");
+    }
     Ok(())
 }
 

@@ -520,9 +520,12 @@ impl Assets {
                 let (mine, rest): (Vec<_>, Vec<_>) =
                     files.drain(..).partition(|f| f.asset_id == asset.asset_id);
                 files = rest;
+                // A DELETED asset has no files, whether or not the purge of their records
+                // and bytes has run yet.
                 let files = mine
                     .into_iter()
                     .filter(|f| f.state != FileState::Deleted)
+                    .filter(|_| asset.asset_state != AssetState::Deleted)
                     .map(|file| {
                         let owner = asset.project_id == caller.project_id;
                         let scope = match file.state {
