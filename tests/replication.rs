@@ -489,9 +489,7 @@ async fn binary_library(
 ) -> (common::child::ChildServer, Client) {
     let data_dir = dir.join(project);
     let (ak, sk) = (format!("AK{project}"), format!("SK-{project}-0123456789"));
-    let created = common::child::assetd()
-        .arg("--data-dir")
-        .arg(&data_dir)
+    let created = common::child::assetd_on(&data_dir)
         .args(["credentials", "create", "--project-id", project])
         .args(["--access-key", &ak, "--secret-key", &sk])
         .output()
