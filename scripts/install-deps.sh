@@ -11,6 +11,8 @@ need pdftoppm poppler-utils
 need pdfinfo poppler-utils
 need pdftotext poppler-utils
 command -v soffice >/dev/null 2>&1 || command -v libreoffice >/dev/null 2>&1 || packages+=(libreoffice-impress)
+# The console's browser suite drives Debian's Chromium (never Playwright's own download).
+need chromium chromium
 # The PostgreSQL server the second test pass runs on (scripts/services/postgres.sh).
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
 # The official-SDK venv (scripts/sdk-venv.sh) needs venv with ensurepip.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and runs every check: system packages the tests need, formatting, clippy, the
-# Rust test suites and the official-SDK smoke test against the debug binary; then the suites
-# and the smoke test once more with the catalogue on PostgreSQL (a throwaway cluster).
+# Rust test suites and the official-SDK smoke test against the debug binary, the console's
+# browser suite; then the suites and the smoke test once more with the catalogue on
+# PostgreSQL (a throwaway cluster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +35,8 @@ cargo test --no-fail-fast
 echo "== SDK smoke test (official Huawei Cloud Python SDK, SQLite)"
 cargo build --bin assetd
 smoke_test
+echo "== console browser suite (headless Chromium)"
+ASSETD_BIN="$PWD/target/debug/assetd" tests/console_browser/run.sh -q
 
 echo "== cargo test (PostgreSQL)"
 postgres_start

@@ -11,10 +11,12 @@ use crate::blobs::BlobStore;
 use crate::catalog::{self, Catalog, Write};
 use crate::config::Config;
 use crate::error::Code;
+use crate::http::listener::MssListener;
 use crate::jobs::JobContext;
 use crate::media::runner::Runner;
 use crate::service::assets::Assets;
 use crate::service::auth::Authenticator;
+use crate::service::egress::{EgressPolicy, GuardedResolver};
 use crate::service::files::Files;
 use crate::service::links::Links;
 use crate::tasks::supervise;
@@ -70,10 +72,13 @@ impl App {
             std::time::Duration::from_secs(config.upload_url_ttl_secs),
             std::time::Duration::from_secs(config.download_url_ttl_secs),
         ));
+        rand::thread_rng().fill_bytes(&mut fresh);
+        let csrf_key = catalog.server_secret("console-csrf", &fresh).await?;
         let auth = Arc::new(Authenticator::new(
             catalog.clone(),
             config.max_clock_skew(),
             std::time::Duration::from_secs(config.token_ttl_secs),
+            csrf_key,
         ));
         let blobs = BlobStore::local(&config.data_dir.join("blobs"))?;
         let wake = Arc::new(tokio::sync::Notify::new());
@@ -114,6 +119,8 @@ impl App {
             },
         )?);
         let config = Arc::new(config);
+        let egress =
+            Arc::new(EgressPolicy::parse(&config.webhook_allow_hosts).map_err(anyhow::Error::msg)?);
         let readiness = Arc::new(crate::service::readiness::Readiness::new(
             catalog.clone(),
             blobs.clone(),
@@ -122,7 +129,7 @@ impl App {
             catalog: catalog.clone(),
             blobs,
             links: links.clone(),
-            runner: Runner::new(config.tool_concurrency),
+            runner: Runner::new(config.tool_concurrency).with_limits(config.tool_limits()),
             config: config.clone(),
             wake,
             files: files.clone(),
@@ -130,13 +137,24 @@ impl App {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .context("building the HTTP client")?,
+            webhook_http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                // A proxy would resolve names itself, past the policy.
+                .no_proxy()
+                .dns_resolver(Arc::new(GuardedResolver(egress.clone())))
+                .build()
+                .context("building the webhook HTTP client")?,
+            egress: egress.clone(),
         });
         Ok(Self {
             admin: Arc::new(crate::service::admin::Admin::new(
                 catalog.clone(),
                 links.clone(),
             )),
-            webhooks: Arc::new(crate::service::webhooks::Webhooks::new(catalog.clone())),
+            webhooks: Arc::new(crate::service::webhooks::Webhooks::new(
+                catalog.clone(),
+                egress,
+            )),
             readiness,
             quotas: Arc::new(crate::service::quotas::Quotas::new(catalog.clone())),
             replication,
@@ -192,7 +210,7 @@ impl App {
         let watchdog = self.clone();
         let router = crate::http::router(self);
         let served = tokio::select! {
-            served = axum::serve(listener, router).with_graceful_shutdown(shutdown) => {
+            served = axum::serve(MssListener(listener), router).with_graceful_shutdown(shutdown) => {
                 served.context("serving HTTP")
             }
             dead = watchdog.watch_catalog() => Err(dead),

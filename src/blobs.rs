@@ -101,8 +101,16 @@ pub enum BlobError {
         expected: u64,
     },
     /// The content's MD5 is not the declared one.
-    #[error("content MD5 does not match the declared MD5")]
-    Md5Mismatch,
+    #[error(
+        "the content's MD5 is {received} but {declared} was declared (base64 of the 16-byte \
+         digest)"
+    )]
+    Md5Mismatch {
+        /// The MD5 the client declared, base64.
+        declared: String,
+        /// The MD5 of what arrived, base64.
+        received: String,
+    },
     /// The client's body stream failed.
     #[error("the upload was interrupted: {0}")]
     Body(String),
@@ -121,12 +129,23 @@ pub enum BlobError {
 }
 
 impl BlobError {
+    /// The MD5 `declared` (by `file_md5` or `Content-MD5`) differs from the `received` one.
+    pub fn md5_mismatch(declared: &[u8; 16], received: &[u8; 16]) -> Self {
+        use base64::Engine;
+        let b64 = |d: &[u8; 16]| base64::engine::general_purpose::STANDARD.encode(d);
+        Self::Md5Mismatch {
+            declared: b64(declared),
+            received: b64(received),
+        }
+    }
+
     /// Client-caused failures are upload mismatches; the rest is internal.
     pub fn code(&self) -> Code {
         match self {
-            Self::TooLarge(_) | Self::TooSmall { .. } | Self::Md5Mismatch | Self::Body(_) => {
-                Code::UploadMismatch
-            }
+            Self::TooLarge(_)
+            | Self::TooSmall { .. }
+            | Self::Md5Mismatch { .. }
+            | Self::Body(_) => Code::UploadMismatch,
             Self::NotFound => Code::FileNotFound,
             Self::Range => Code::InvalidParameter,
             Self::Store(_) | Self::Hasher(_) => Code::Internal,
@@ -239,8 +258,8 @@ impl BlobStore {
                     expected,
                 });
             }
-            if expect.md5.iter().flatten().any(|m| *m != md5) {
-                return Err(BlobError::Md5Mismatch);
+            if let Some(declared) = expect.md5.iter().flatten().find(|m| **m != md5) {
+                return Err(BlobError::md5_mismatch(declared, &md5));
             }
             Ok(())
         });
@@ -517,7 +536,7 @@ mod tests {
                 .put_verified(&key, chunks(&data), wrong_md5)
                 .await
                 .unwrap_err();
-            assert!(matches!(err, BlobError::Md5Mismatch), "{err}");
+            assert!(matches!(err, BlobError::Md5Mismatch { .. }), "{err}");
             let too_small = Expect {
                 size: Some(data.len() as u64 + 1),
                 ..Expect::default()

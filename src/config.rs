@@ -41,6 +41,19 @@ pub struct Config {
     pub tool_concurrency: usize,
     /// Wall-clock limit of one tool run, in seconds; the tool is killed after it.
     pub tool_timeout_secs: u64,
+    /// Address space each tool process may use (`RLIMIT_AS`), in MiB; 0 for no limit. A
+    /// hostile deck makes LibreOffice grow without bound; with the limit it fails instead.
+    pub tool_memory_mb: u64,
+    /// CPU time each tool process may use, in seconds; 0 for no limit.
+    pub tool_cpu_secs: u64,
+    /// Largest file a tool may write, in MiB; 0 for no limit.
+    pub tool_output_mb: u64,
+    /// A tool whose processes use no CPU time for this many seconds is killed as hung; 0
+    /// never. LibreOffice at its memory limit can deadlock instead of exiting.
+    pub tool_stall_secs: u64,
+    /// Wall-clock limit of one job attempt, all its tool runs together, in seconds; a
+    /// processing job past it is stopped and its asset FAILED. 0 for no limit.
+    pub job_timeout_secs: u64,
     /// How long a claimed job stays claimed without a heartbeat, in seconds.
     pub job_lease_secs: u64,
     /// Attempts before a job fails for good.
@@ -71,6 +84,10 @@ pub struct Config {
     pub review_timeout_secs: u64,
     /// How long a webhook receiver may take to answer, in seconds.
     pub webhook_timeout_secs: u64,
+    /// Webhook targets allowed although they are not public addresses (loopback, private,
+    /// link-local, …): host names, IP addresses or CIDR networks, e.g. `["127.0.0.1"]`.
+    /// Everything else non-public is refused, checked after DNS resolution on every delivery.
+    pub webhook_allow_hosts: Vec<String>,
     /// Serve `/metrics` on this address instead of on `listen` (e.g. a private interface).
     pub metrics_listen: Option<SocketAddr>,
     /// Keys shared with the libraries assets are replicated to and from: key id → base64 of
@@ -104,6 +121,11 @@ impl Default for Config {
             workers: 2,
             tool_concurrency: 2,
             tool_timeout_secs: 600,
+            tool_memory_mb: 2048,
+            tool_cpu_secs: 3600,
+            tool_output_mb: 8192,
+            tool_stall_secs: 120,
+            job_timeout_secs: 1800,
             job_lease_secs: 30,
             job_max_attempts: 5,
             max_image_pixels: 100_000_000,
@@ -118,6 +140,7 @@ impl Default for Config {
             review_url: None,
             review_timeout_secs: 10,
             webhook_timeout_secs: 10,
+            webhook_allow_hosts: Vec::new(),
             metrics_listen: None,
             catalog_unwritable_exit_secs: 60,
             replication_keys: ReplicationKeyList::default(),
@@ -152,6 +175,18 @@ impl Config {
         match &self.database_url {
             Some(url) if !url.is_empty() => url.clone(),
             _ => format!("sqlite://{}", self.data_dir.join("catalog.db").display()),
+        }
+    }
+
+    /// The limits every tool run gets (`tool_memory_mb`, `tool_cpu_secs`, `tool_output_mb`,
+    /// `tool_stall_secs`).
+    pub fn tool_limits(&self) -> crate::media::runner::ToolLimits {
+        let mib = |v: u64| (v > 0).then(|| v.saturating_mul(1024 * 1024));
+        crate::media::runner::ToolLimits {
+            memory_bytes: mib(self.tool_memory_mb),
+            cpu_secs: (self.tool_cpu_secs > 0).then_some(self.tool_cpu_secs),
+            output_bytes: mib(self.tool_output_mb),
+            stall_secs: (self.tool_stall_secs > 0).then_some(self.tool_stall_secs),
         }
     }
 

@@ -42,6 +42,9 @@ enum Command {
         /// Base URL clients reach the server at, for upload/download URLs [default: http://<listen>].
         #[arg(long, env = "ASSETD_PUBLIC_URL")]
         public_url: Option<String>,
+        /// Non-public webhook targets to allow: comma-separated hosts, IPs or CIDRs.
+        #[arg(long, env = "ASSETD_WEBHOOK_ALLOW_HOSTS", value_delimiter = ',')]
+        webhook_allow_hosts: Option<Vec<String>>,
         /// Serve `/metrics` on this address instead of the main one.
         #[arg(long, env = "ASSETD_METRICS_LISTEN")]
         metrics_listen: Option<SocketAddr>,
@@ -139,9 +142,13 @@ fn config_from(cli: &Cli) -> anyhow::Result<Config> {
     if let Command::Serve {
         listen,
         public_url,
+        webhook_allow_hosts,
         metrics_listen,
     } = &cli.command
     {
+        if let Some(v) = webhook_allow_hosts {
+            config.webhook_allow_hosts = v.clone();
+        }
         if let Some(v) = metrics_listen {
             config.metrics_listen = Some(*v);
         }

@@ -125,6 +125,7 @@ pub fn tool_outcome(result: &Result<ToolOutput, ToolError>) -> &'static str {
         Err(ToolError::TimedOut { .. }) => "timed_out",
         Err(ToolError::Missing(_)) => "missing",
         Err(ToolError::OutputTooLarge { .. }) => "output_too_large",
+        Err(ToolError::OverLimit { .. }) => "over_limit",
         Err(ToolError::NoOutput { .. }) => "no_output",
         Err(ToolError::NotLocalFile(_)) => "refused_path",
         Err(ToolError::Io { .. }) => "io_error",

@@ -1796,11 +1796,11 @@ async fn soft_delete_moves_to_deleting_and_restore_returns_the_previous_state() 
         restore(c, id).await.ok();
         assert_eq!(state_of(c, id).await, previous);
     }
-    // Any mode other than force is the recycle bin.
+    // A mode other than force is refused, not taken for the recycle bin.
     c.delete(&format!("/digital-assets/{creating}?mode=soft"))
         .await
-        .ok();
-    assert_eq!(state_of(c, &creating).await, "DELETING");
+        .expect_error(400, "MSS.00000003");
+    assert_eq!(state_of(c, &creating).await, "CREATING");
 }
 
 #[tokio::test]

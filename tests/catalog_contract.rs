@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use assetd::catalog::{
     Asset, AssetQuery, AssetSource, Catalog, CatalogError, Credential, FileRecord, JobCounts,
-    JobOutcome, NewJob, ProjectUsage, Quota, ShareRole, SortKey, TextMatch, Token, Write,
+    JobOutcome, Lane, NewJob, ProjectUsage, Quota, ShareRole, SortKey, TextMatch, Token, Write,
 };
 use assetd::model::{
     AssetExtraMeta, AssetSharedConfig, AssetState, AssetType, AutoOperation, AutoOperationConfig,
@@ -28,7 +28,7 @@ type Cat = Arc<dyn Catalog>;
 
 on_both_backends!(
     credentials_are_stored_found_and_replaced,
-    tokens_are_stored_and_found_by_hash,
+    tokens_are_stored_found_by_hash_and_revoked,
     a_server_secret_is_created_once_and_stays_stable,
     an_inserted_asset_round_trips_every_field,
     several_assets_are_fetched_by_id_skipping_unknown_ones,
@@ -48,7 +48,7 @@ on_both_backends!(
     list_filters_by_time_type_state_and_id,
     list_filters_by_system_property_service_and_app_user,
     list_filters_by_voice_and_avatar_meta,
-    list_orders_by_create_time_update_time_and_asset_order,
+    list_orders_by_create_time_update_time_asset_order_and_name,
     list_follows_share_roles_and_sources,
     list_sees_updated_tags_and_shares,
     each_period_of_a_periodic_task_is_claimed_once,
@@ -56,6 +56,7 @@ on_both_backends!(
     stats_count_jobs_by_kind_assets_by_state_and_the_review_queue,
     a_running_job_reports_progress_until_it_is_claimed_again,
     quotas_are_stored_and_a_write_past_one_is_refused_whole,
+    claims_take_only_the_lanes_asked_for,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -247,7 +248,7 @@ async fn credentials_are_stored_found_and_replaced(c: Cat) {
     assert!(c.credential(&ak.to_lowercase()).await.unwrap().is_none());
 }
 
-async fn tokens_are_stored_and_found_by_hash(c: Cat) {
+async fn tokens_are_stored_found_by_hash_and_revoked(c: Cat) {
     let hash = fresh();
     assert!(c.token(&hash).await.unwrap().is_none());
     let token = Token {
@@ -276,6 +277,11 @@ async fn tokens_are_stored_and_found_by_hash(c: Cat) {
     c.put_token(&other).await.unwrap();
     assert!(c.token(&hash).await.unwrap().unwrap().is_admin);
     assert!(!c.token(&other.token_hash).await.unwrap().unwrap().is_admin);
+    // Revoking one leaves the other.
+    assert!(c.delete_token(&hash).await.unwrap());
+    assert!(c.token(&hash).await.unwrap().is_none());
+    assert!(!c.delete_token(&hash).await.unwrap());
+    assert!(c.token(&other.token_hash).await.unwrap().is_some());
 }
 
 async fn a_server_secret_is_created_once_and_stays_stable(c: Cat) {
@@ -1036,7 +1042,7 @@ async fn list_filters_by_voice_and_avatar_meta(c: Cat) {
     );
 }
 
-async fn list_orders_by_create_time_update_time_and_asset_order(c: Cat) {
+async fn list_orders_by_create_time_update_time_asset_order_and_name(c: Cat) {
     let project = fresh();
     let ordered = |name: &str, order: Option<i32>, created: i64, updated: i64| Asset {
         asset_order: order,
@@ -1082,6 +1088,14 @@ async fn list_orders_by_create_time_update_time_and_asset_order(c: Cat) {
     assert_eq!(
         names(&c, by(SortKey::AssetOrder, true)).await,
         strs(&["B", "A", "C", "D"])
+    );
+    assert_eq!(
+        names(&c, by(SortKey::AssetName, false)).await,
+        strs(&["A", "B", "C", "D"])
+    );
+    assert_eq!(
+        names(&c, by(SortKey::AssetName, true)).await,
+        strs(&["D", "C", "B", "A"])
     );
     // Equal creation times fall back to insertion order.
     let project2 = fresh();
@@ -1327,6 +1341,7 @@ fn job(kind: &str, key: Option<String>) -> NewJob {
         dedup_key: key,
         run_after: OffsetDateTime::now_utc() - Duration::SECOND,
         max_attempts: 3,
+        lane: Lane::Light,
     }
 }
 
@@ -1396,7 +1411,12 @@ async fn a_running_job_reports_progress_until_it_is_claimed_again(c: Cat) {
 
     let now = OffsetDateTime::now_utc();
     let claimed = c
-        .claim_job("w1", now, now + Duration::MINUTE)
+        .claim_job(
+            "w1",
+            now,
+            now + Duration::MINUTE,
+            &[Lane::Light, Lane::Heavy],
+        )
         .await
         .unwrap()
         .expect("claimable");
@@ -1428,7 +1448,12 @@ async fn a_running_job_reports_progress_until_it_is_claimed_again(c: Cat) {
     assert_eq!(retried.progress, None, "a retry starts from scratch");
 
     let again = c
-        .claim_job("w2", now, now + Duration::MINUTE)
+        .claim_job(
+            "w2",
+            now,
+            now + Duration::MINUTE,
+            &[Lane::Light, Lane::Heavy],
+        )
         .await
         .unwrap()
         .expect("claimable");
@@ -1517,4 +1542,45 @@ async fn quotas_are_stored_and_a_write_past_one_is_refused_whole(c: Cat) {
     .unwrap();
     assert_eq!(c.quota(&project).await.unwrap(), None);
     insert(&c, vec![asset(&project, "e")]).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Job lanes
+
+async fn claims_take_only_the_lanes_asked_for(c: Cat) {
+    // Checks may share one database, and claims take the oldest due job of any check: this
+    // one claims only from the heavy lane, which no other check fills, and its light job is
+    // due after the job the progress check claims, so that one never takes it.
+    let key = fresh();
+    let job = |lane: Lane, secs: i64| NewJob {
+        kind: "contract".to_owned(),
+        payload: format!("{{\"key\":\"{key}\",\"lane\":\"{}\"}}", lane.as_str()),
+        dedup_key: Some(format!("{key}:{}", lane.as_str())),
+        run_after: OffsetDateTime::UNIX_EPOCH + Duration::seconds(secs),
+        max_attempts: 3,
+        lane,
+    };
+    // The light job is older, yet a claim of the heavy lane skips it.
+    let write = Write {
+        jobs: vec![job(Lane::Light, 2), job(Lane::Heavy, 3)],
+        ..Write::default()
+    };
+    c.apply(write).await.unwrap();
+    let now = OffsetDateTime::now_utc();
+    let lease = now + Duration::minutes(5);
+    let heavy = c
+        .claim_job("w-heavy", now, lease, &[Lane::Heavy])
+        .await
+        .unwrap()
+        .expect("the heavy job");
+    assert_eq!(heavy.lane, Lane::Heavy);
+    assert!(heavy.payload.contains(&key) && heavy.payload.contains("heavy"));
+    assert!(c
+        .claim_job("w-heavy", now, lease, &[Lane::Heavy])
+        .await
+        .unwrap()
+        .is_none_or(|other| !other.payload.contains(&key)));
+    c.finish_job(heavy.id, "w-heavy", JobOutcome::Done)
+        .await
+        .unwrap();
 }

@@ -357,6 +357,45 @@ pub struct Write {
     pub jobs: Vec<NewJob>,
 }
 
+/// Which queue a job waits in. Workers take `Heavy` jobs only while they keep capacity for
+/// `Light` ones (see `jobs::spawn_workers`), so slow jobs cannot starve quick ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lane {
+    /// Quick work: images, audio, timers, webhook deliveries.
+    #[default]
+    Light,
+    /// Slow work: video transcodes, deck conversions.
+    Heavy,
+}
+
+impl Lane {
+    /// The stored spelling.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Lane::Light => "light",
+            Lane::Heavy => "heavy",
+        }
+    }
+
+    /// The lane a MAIN file of `asset_type` is processed in: transcodes and deck conversions
+    /// take minutes, the rest seconds.
+    pub fn for_main_file(asset_type: AssetType) -> Self {
+        match asset_type {
+            AssetType::Video | AssetType::Ppt => Lane::Heavy,
+            _ => Lane::Light,
+        }
+    }
+
+    /// Parses the stored spelling; anything unknown is light.
+    pub fn parse(s: &str) -> Self {
+        if s == "heavy" {
+            Lane::Heavy
+        } else {
+            Lane::Light
+        }
+    }
+}
+
 /// A job to enqueue.
 #[derive(Debug, Clone)]
 pub struct NewJob {
@@ -370,6 +409,15 @@ pub struct NewJob {
     pub run_after: OffsetDateTime,
     /// Attempts before the job fails for good.
     pub max_attempts: i32,
+    /// The queue it waits in.
+    pub lane: Lane,
+}
+
+impl NewJob {
+    /// The same job, waiting in `lane`.
+    pub fn in_lane(self, lane: Lane) -> Self {
+        Self { lane, ..self }
+    }
 }
 
 /// A claimed job.
@@ -387,6 +435,8 @@ pub struct JobRecord {
     pub max_attempts: i32,
     /// Error of the previous attempt.
     pub last_error: Option<String>,
+    /// The queue it waited in.
+    pub lane: Lane,
 }
 
 /// How a job attempt ended.
@@ -459,6 +509,8 @@ pub enum SortKey {
     UpdateTime,
     /// Console display order; ties newest first.
     AssetOrder,
+    /// Asset name, byte order (an extension: `sort_key=asset_name`); ties oldest first.
+    AssetName,
 }
 
 /// Whose assets a listing covers.
@@ -574,6 +626,8 @@ pub trait Catalog: Send + Sync + 'static {
     async fn put_token(&self, token: &Token) -> Result<(), CatalogError>;
     /// Looks up a token by the hash of its value.
     async fn token(&self, token_hash: &str) -> Result<Option<Token>, CatalogError>;
+    /// Revokes a token; `false` when there was none with that hash.
+    async fn delete_token(&self, token_hash: &str) -> Result<bool, CatalogError>;
     /// Returns the named server secret, creating it from `fresh` on first use.
     async fn server_secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, CatalogError>;
 
@@ -595,12 +649,14 @@ pub trait Catalog: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<FileRecord>, CatalogError>;
 
-    /// Claims the next due job (or one whose lease expired) for `worker` until `lease_until`.
+    /// Claims the next due job (or one whose lease expired) in one of `lanes` for `worker`
+    /// until `lease_until`; oldest `run_after` first across those lanes.
     async fn claim_job(
         &self,
         worker: &str,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
+        lanes: &[Lane],
     ) -> Result<Option<JobRecord>, CatalogError>;
     /// Extends a claimed job's lease; `false` when the worker no longer holds it.
     async fn heartbeat_job(

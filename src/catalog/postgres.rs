@@ -23,8 +23,8 @@ use time::OffsetDateTime;
 use super::stored::{from_micros, micros, shared_type, shared_with, state_event_job};
 use super::{
     AccessRecord, Asset, AssetPage, AssetQuery, AssetSource, Catalog, CatalogError, CatalogStats,
-    Credential, CredentialInfo, FileRecord, JobCounts, JobOutcome, JobRecord, JobStatus, NewJob,
-    ProjectUsage, Quota, ShareRole, SortKey, TextMatch, Token, Webhook, Write,
+    Credential, CredentialInfo, FileRecord, JobCounts, JobOutcome, JobRecord, JobStatus, Lane,
+    NewJob, ProjectUsage, Quota, ShareRole, SortKey, TextMatch, Token, Webhook, Write,
 };
 use crate::model::{AssetState, AssetType, FileState};
 
@@ -139,6 +139,7 @@ fn decode_job(row: &PgRow) -> Result<JobRecord, CatalogError> {
         attempts: row.try_get("attempts")?,
         max_attempts: row.try_get("max_attempts")?,
         last_error: row.try_get("last_error")?,
+        lane: Lane::parse(row.try_get("lane")?),
     })
 }
 
@@ -455,8 +456,8 @@ async fn insert_job(conn: &mut PgConnection, job: &NewJob) -> Result<(), Catalog
     let now = micros(OffsetDateTime::now_utc());
     sqlx::query(
         "INSERT INTO jobs (kind, payload, dedup_key, state, max_attempts, run_after,
-             created_at, updated_at)
-         VALUES ($1, $2, $3, 'QUEUED', $4, $5, $6, $6)
+             created_at, updated_at, lane)
+         VALUES ($1, $2, $3, 'QUEUED', $4, $5, $6, $6, $7)
          ON CONFLICT (dedup_key) WHERE state IN ('QUEUED', 'RUNNING') DO NOTHING",
     )
     .bind(&job.kind)
@@ -465,6 +466,7 @@ async fn insert_job(conn: &mut PgConnection, job: &NewJob) -> Result<(), Catalog
     .bind(job.max_attempts)
     .bind(micros(job.run_after))
     .bind(now)
+    .bind(job.lane.as_str())
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -757,6 +759,10 @@ fn push_order(qb: &mut QueryBuilder<'_, Postgres>, query: &AssetQuery) {
     match query.sort {
         SortKey::CreateTime => qb.push(format!(" ORDER BY a.create_time {dir}, a.seq {dir}")),
         SortKey::UpdateTime => qb.push(format!(" ORDER BY a.update_time {dir}, a.seq {dir}")),
+        // Byte order, as on SQLite, whatever the database's collation.
+        SortKey::AssetName => qb.push(format!(
+            " ORDER BY a.asset_name COLLATE \"C\" {dir}, a.seq {dir}"
+        )),
         // Assets without an order go last either way; equal orders show the newest first
         // (the two assets_by_order indexes).
         SortKey::AssetOrder => qb.push(format!(
@@ -864,6 +870,14 @@ impl Catalog for PgCatalog {
         .as_ref()
         .map(decode_token)
         .transpose()
+    }
+
+    async fn delete_token(&self, token_hash: &str) -> Result<bool, CatalogError> {
+        let done = sqlx::query("DELETE FROM tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn server_secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, CatalogError> {
@@ -1241,22 +1255,25 @@ impl Catalog for PgCatalog {
         worker: &str,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
+        lanes: &[Lane],
     ) -> Result<Option<JobRecord>, CatalogError> {
-        // A job whose lease ran out (its worker or node died) first, else the next due
-        // one; rows another worker is claiming right now are skipped, not waited for.
+        // A job of `lanes` whose lease ran out (its worker or node died) first, else the
+        // next due one; rows another worker is claiming right now are skipped, not waited for.
+        let lanes: Vec<&str> = lanes.iter().map(|l| l.as_str()).collect();
         sqlx::query(
             "UPDATE jobs SET state = 'RUNNING', attempts = attempts + 1, lease_until = $1,
                  worker = $2, updated_at = $3, progress = NULL
              WHERE id = coalesce(
                  (SELECT id FROM jobs WHERE state = 'RUNNING' AND lease_until < $3
-                  ORDER BY lease_until LIMIT 1 FOR UPDATE SKIP LOCKED),
+                  AND lane = ANY($4) ORDER BY lease_until LIMIT 1 FOR UPDATE SKIP LOCKED),
                  (SELECT id FROM jobs WHERE state = 'QUEUED' AND run_after <= $3
-                  ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED))
-             RETURNING id, kind, payload, attempts, max_attempts, last_error",
+                  AND lane = ANY($4) ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED))
+             RETURNING id, kind, payload, attempts, max_attempts, last_error, lane",
         )
         .bind(micros(lease_until))
         .bind(worker)
         .bind(micros(now))
+        .bind(&lanes)
         .fetch_optional(&self.pool)
         .await?
         .as_ref()

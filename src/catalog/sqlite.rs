@@ -18,8 +18,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::stored::{from_micros, micros, shared_type, shared_with, state_event_job};
 use super::{
     AccessRecord, Asset, AssetPage, AssetQuery, AssetSource, Catalog, CatalogError, CatalogStats,
-    Credential, CredentialInfo, FileRecord, JobCounts, JobOutcome, JobRecord, JobStatus, NewJob,
-    ProjectUsage, Quota, ShareRole, SortKey, TextMatch, Token, Webhook, Write,
+    Credential, CredentialInfo, FileRecord, JobCounts, JobOutcome, JobRecord, JobStatus, Lane,
+    NewJob, ProjectUsage, Quota, ShareRole, SortKey, TextMatch, Token, Webhook, Write,
 };
 use crate::model::{AssetState, AssetType, FileState};
 
@@ -473,8 +473,8 @@ async fn insert_job(conn: &mut SqliteConnection, job: &NewJob) -> Result<(), Cat
     let now = micros(OffsetDateTime::now_utc());
     sqlx::query(
         "INSERT OR IGNORE INTO jobs (kind, payload, dedup_key, state, max_attempts, run_after,
-             created_at, updated_at)
-         VALUES (?, ?, ?, 'QUEUED', ?, ?, ?, ?)",
+             created_at, updated_at, lane)
+         VALUES (?, ?, ?, 'QUEUED', ?, ?, ?, ?, ?)",
     )
     .bind(&job.kind)
     .bind(&job.payload)
@@ -483,6 +483,7 @@ async fn insert_job(conn: &mut SqliteConnection, job: &NewJob) -> Result<(), Cat
     .bind(micros(job.run_after))
     .bind(now)
     .bind(now)
+    .bind(job.lane.as_str())
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -834,6 +835,7 @@ fn push_order(qb: &mut QueryBuilder<'_, Sqlite>, query: &AssetQuery) {
     match query.sort {
         SortKey::CreateTime => qb.push(format!(" ORDER BY a.create_time {dir}, a.seq {dir}")),
         SortKey::UpdateTime => qb.push(format!(" ORDER BY a.update_time {dir}, a.seq {dir}")),
+        SortKey::AssetName => qb.push(format!(" ORDER BY a.asset_name {dir}, a.seq {dir}")),
         // Assets without an order go last either way; equal orders show the newest first.
         // Each direction is spelled as the index that yields it: assets_by_order_asc, and
         // assets_by_order read backwards, where NULLs (the smallest values) come last anyway.
@@ -929,6 +931,18 @@ impl Catalog for SqliteCatalog {
             })
         })
         .transpose()
+    }
+
+    async fn delete_token(&self, token_hash: &str) -> Result<bool, CatalogError> {
+        let (pool, hash) = (self.pool.clone(), token_hash.to_owned());
+        detached(async move {
+            let done = sqlx::query("DELETE FROM tokens WHERE token_hash = ?")
+                .bind(&hash)
+                .execute(&pool)
+                .await?;
+            Ok(done.rows_affected() > 0)
+        })
+        .await
     }
 
     async fn server_secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, CatalogError> {
@@ -1291,28 +1305,36 @@ impl Catalog for SqliteCatalog {
         worker: &str,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
+        lanes: &[Lane],
     ) -> Result<Option<JobRecord>, CatalogError> {
         let (pool, worker) = (self.pool.clone(), worker.to_owned());
+        let lanes = lanes.iter().map(|l| l.as_str()).collect::<Vec<_>>();
         detached(async move {
             let worker = worker.as_str();
             let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
             let now = micros(now);
-            let row = sqlx::query(
-                "UPDATE jobs SET state = 'RUNNING', attempts = attempts + 1, lease_until = ?,
-                     worker = ?, updated_at = ?, progress = NULL
-                 WHERE id = (SELECT id FROM jobs
-                             WHERE (state = 'QUEUED' AND run_after <= ?)
-                                OR (state = 'RUNNING' AND lease_until < ?)
-                             ORDER BY run_after, id LIMIT 1)
-                 RETURNING id, kind, payload, attempts, max_attempts, last_error",
-            )
-            .bind(micros(lease_until))
-            .bind(worker)
-            .bind(now)
-            .bind(now)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "UPDATE jobs SET state = 'RUNNING', attempts = attempts + 1, lease_until = ",
+            );
+            qb.push_bind(micros(lease_until))
+                .push(", worker = ")
+                .push_bind(worker)
+                .push(", updated_at = ")
+                .push_bind(now)
+                .push(", progress = NULL WHERE id = (SELECT id FROM jobs WHERE ((state = 'QUEUED' AND run_after <= ")
+                .push_bind(now)
+                .push(") OR (state = 'RUNNING' AND lease_until < ")
+                .push_bind(now)
+                .push(")) AND lane IN (");
+            let mut separated = qb.separated(", ");
+            for lane in lanes {
+                separated.push_bind(lane);
+            }
+            qb.push(
+                ") ORDER BY run_after, id LIMIT 1)
+                 RETURNING id, kind, payload, attempts, max_attempts, last_error, lane",
+            );
+            let row = qb.build().fetch_optional(&mut *tx).await?;
             tx.commit().await?;
             row.map(|row| {
                 Ok(JobRecord {
@@ -1322,6 +1344,7 @@ impl Catalog for SqliteCatalog {
                     attempts: row.try_get("attempts")?,
                     max_attempts: row.try_get("max_attempts")?,
                     last_error: row.try_get("last_error")?,
+                    lane: Lane::parse(row.try_get("lane")?),
                 })
             })
             .transpose()
@@ -1549,6 +1572,7 @@ mod tests {
             dedup_key: None,
             run_after: OffsetDateTime::now_utc(),
             max_attempts: 1,
+            lane: Lane::Light,
         }
     }
 

@@ -18,7 +18,7 @@ use crate::service::quotas::QuotaError;
 use crate::signing::RequestParts;
 
 /// The `{project_id}` segment of `/v1/{project_id}/…`, percent-decoded.
-fn path_project(path: &str) -> String {
+pub(crate) fn path_project(path: &str) -> String {
     let segment = path
         .strip_prefix("/v1/")
         .and_then(|rest| rest.split('/').next())

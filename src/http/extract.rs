@@ -65,15 +65,15 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let pairs = query_pairs(parts.uri.query());
-        // No catalogue stores U+0000 (PostgreSQL refuses it in text), so no filter can match
-        // it; refused alike on every backend.
+        // A NUL would end the text early in SQLite (`%00` matching every name), PostgreSQL
+        // refuses it in text, and no parameter has a use for control characters.
         if let Some((key, _)) = pairs
             .iter()
-            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+            .find(|(k, v)| k.contains('\0') || v.chars().any(char::is_control))
         {
             return Err(ApiError::new(
                 Code::InvalidParameter,
-                format!("query parameter {key:?} must not contain U+0000 (NUL)"),
+                format!("{key}: must not contain control characters"),
             ));
         }
         Ok(Self(pairs))

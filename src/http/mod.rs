@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod listener;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
@@ -26,7 +27,7 @@ use tracing::Level;
 use crate::app::App;
 use crate::error::Code;
 use error::ApiError;
-use routes::{admin, assets, files, health, quotas, replication, tokens, webhooks};
+use routes::{admin, assets, console, files, health, quotas, replication, tokens, webhooks};
 
 /// Request ids are 32 lowercase hex characters.
 #[derive(Clone, Copy, Default)]
@@ -172,9 +173,11 @@ pub fn router(app: App) -> Router {
         )
         .route("/downloads/{file_id}", get(files::download_file))
         .merge(api)
+        .merge(console::router(&app))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(app)
+        .layer(axum::middleware::map_response(error::shape_errors))
         .layer(from_fn(metrics::track))
         .layer(
             ServiceBuilder::new()

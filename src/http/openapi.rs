@@ -44,7 +44,7 @@ pub struct ListAssetsParams {
     end_time: Option<String>,
     /// Asset types, comma-separated.
     asset_type: Option<String>,
-    /// `create_time` (default), `update_time` or `asset_order`.
+    /// `create_time` (default), `update_time`, `asset_order`, or `asset_name` (an extension).
     sort_key: Option<String>,
     /// `asc` or `desc` (default).
     sort_dir: Option<String>,

@@ -36,7 +36,7 @@ pub enum AssetError {
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     /// No such asset in the caller's view.
-    #[error("asset {0} not found")]
+    #[error("asset {0} does not exist in this project")]
     NotFound(String),
     /// The asset's state does not allow the operation.
     #[error(transparent)]
@@ -890,7 +890,13 @@ impl Assets {
                 Ok(()) => outcomes[0].asset_ids.push(id),
                 Err(AssetError::Catalog(e)) => return Err(e.into()),
                 Err(e) => {
-                    let key = (e.code(), e.to_string().replace(&id, "<asset>"));
+                    // Assets that failed alike are reported together, so the message
+                    // speaks of "the asset" and the outcome lists which.
+                    let message = e
+                        .to_string()
+                        .replace(&format!("asset {id}"), "the asset")
+                        .replace(&id, "the asset");
+                    let key = (e.code(), message);
                     match outcomes.iter_mut().find(|o| o.error.as_ref() == Some(&key)) {
                         Some(o) => o.asset_ids.push(id),
                         None => outcomes.push(ActionOutcome {
@@ -903,6 +909,19 @@ impl Assets {
         }
         outcomes.retain(|o| !o.asset_ids.is_empty());
         Ok(outcomes)
+    }
+}
+
+/// The `mode` of `delete_asset`: `force` (any case) deletes for good, no mode moves the
+/// asset to the recycle bin; any other mode is refused rather than guessed.
+pub fn parse_delete_mode(params: &[(String, String)]) -> Result<bool, AssetError> {
+    match single(params, "mode") {
+        None => Ok(false),
+        Some(mode) if mode.eq_ignore_ascii_case("force") => Ok(true),
+        Some(_) => Err(invalid(
+            "mode",
+            "must be force (delete for good), or omitted to move the asset to the recycle bin",
+        )),
     }
 }
 
@@ -1029,10 +1048,11 @@ pub fn parse_list_query(
     let sort = match one_of(
         params,
         "sort_key",
-        &["create_time", "update_time", "asset_order"],
+        &["create_time", "update_time", "asset_order", "asset_name"],
     )? {
         Some("update_time") => SortKey::UpdateTime,
         Some("asset_order") => SortKey::AssetOrder,
+        Some("asset_name") => SortKey::AssetName,
         _ => SortKey::CreateTime,
     };
     let descending = match single(params, "sort_dir")

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod assets;
 pub mod auth;
+pub mod egress;
 pub mod files;
 pub mod links;
 pub mod quotas;

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod assets;
+pub mod console;
 pub mod files;
 pub mod health;
 pub mod quotas;
