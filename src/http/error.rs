@@ -57,6 +57,36 @@ pub fn wire(code: Code) -> (StatusCode, &'static str, &'static str) {
             "MSS.10001010",
             "Uploaded content does not match the declared file",
         ),
+        Code::QuotaExceeded => (
+            StatusCode::FORBIDDEN,
+            "MSS.10001012",
+            "The project's quota does not allow this",
+        ),
+        Code::TooManyRequests => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "MSS.00000008",
+            "Too many requests",
+        ),
+        Code::ReplicationKeyUnknown => (
+            StatusCode::BAD_REQUEST,
+            "MSS.10001013",
+            "Unknown replication key",
+        ),
+        Code::ReplicationInfoInvalid => (
+            StatusCode::BAD_REQUEST,
+            "MSS.10001014",
+            "Replication info is invalid or was tampered with",
+        ),
+        Code::ReplicationInfoExpired => (
+            StatusCode::BAD_REQUEST,
+            "MSS.10001015",
+            "Replication info has expired",
+        ),
+        Code::ReplicationFetchFailed => (
+            StatusCode::BAD_REQUEST,
+            "MSS.10001016",
+            "The asset's files could not be fetched from the source library",
+        ),
         Code::RouteNotFound => (StatusCode::NOT_FOUND, "MSS.00010003", "SR.api not found"),
         Code::MethodNotAllowed => (
             StatusCode::METHOD_NOT_ALLOWED,
@@ -135,6 +165,8 @@ has_code!(
     crate::service::files::FileError,
     crate::service::admin::AdminError,
     crate::service::webhooks::WebhookError,
+    crate::service::quotas::QuotaError,
+    crate::service::replication::ReplicationError,
     crate::app::HealthError,
 );
 
@@ -261,6 +293,12 @@ mod tests {
             MainFileExists,
             CoverFileExists,
             UploadMismatch,
+            QuotaExceeded,
+            TooManyRequests,
+            ReplicationKeyUnknown,
+            ReplicationInfoInvalid,
+            ReplicationInfoExpired,
+            ReplicationFetchFailed,
             RouteNotFound,
             MethodNotAllowed,
             NotImplemented,
