@@ -47,6 +47,10 @@ pub struct App {
     pub storage: Arc<Storage>,
     /// The `/ready` checks.
     pub readiness: Arc<crate::service::readiness::Readiness>,
+    /// Project quotas and request rates.
+    pub quotas: Arc<crate::service::quotas::Quotas>,
+    /// Replication between libraries.
+    pub replication: Arc<crate::service::replication::Replication>,
 }
 
 impl App {
@@ -107,6 +111,23 @@ impl App {
             wake.clone(),
             config.job_max_attempts,
         ));
+        let replication = Arc::new(crate::service::replication::Replication::new(
+            catalog.clone(),
+            assets.clone(),
+            storage.clone(),
+            links.clone(),
+            wake.clone(),
+            crate::service::replication::Settings {
+                keys: crate::service::replication::ReplicationKeys::new(
+                    &config.replication_keys,
+                    config.replication_key_id.as_deref(),
+                )?,
+                source: config.public_base_url(),
+                ttl: Duration::from_secs(config.replication_ttl_secs),
+                fetch_timeout: Duration::from_secs(config.replication_fetch_timeout_secs),
+                job_attempts: config.job_max_attempts,
+            },
+        )?);
         let config = Arc::new(config);
         let egress =
             Arc::new(EgressPolicy::parse(&config.webhook_allow_hosts).map_err(anyhow::Error::msg)?);
@@ -146,6 +167,8 @@ impl App {
             )),
             storage,
             readiness,
+            quotas: Arc::new(crate::service::quotas::Quotas::new(catalog.clone())),
+            replication,
             config,
             jobs,
             catalog,

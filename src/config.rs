@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
+use secrecy::SecretString;
 use serde::Deserialize;
 
 /// Everything the server needs to run.
@@ -99,6 +100,16 @@ pub struct Config {
     pub webhook_allow_hosts: Vec<String>,
     /// Serve `/metrics` on this address instead of on `listen` (e.g. a private interface).
     pub metrics_listen: Option<SocketAddr>,
+    /// Keys shared with the libraries assets are replicated to and from: key id → base64 of
+    /// 32 bytes (a TOML table, or `ASSETD_REPLICATION_KEYS=ID=BASE64,…`). Order matters: the
+    /// first encrypts unless `replication_key_id` names another.
+    pub replication_keys: ReplicationKeyList,
+    /// The key replication info is encrypted with [default: the first of `replication_keys`].
+    pub replication_key_id: Option<String>,
+    /// How long replication info (and the download URLs inside it) stays valid, in seconds.
+    pub replication_ttl_secs: u64,
+    /// Wall-clock limit of fetching one file of a replicated asset, in seconds.
+    pub replication_fetch_timeout_secs: u64,
     /// `serve` exits non-zero once the catalogue has accepted no write for this many seconds
     /// (checked every 10 s), for a supervisor to restart it; 0 never exits.
     pub catalog_unwritable_exit_secs: u64,
@@ -146,6 +157,10 @@ impl Default for Config {
             webhook_allow_hosts: Vec::new(),
             metrics_listen: None,
             catalog_unwritable_exit_secs: 60,
+            replication_keys: ReplicationKeyList::default(),
+            replication_key_id: None,
+            replication_ttl_secs: 24 * 3600,
+            replication_fetch_timeout_secs: 3600,
         }
     }
 }
@@ -203,6 +218,50 @@ impl Config {
     }
 }
 
+/// Replication keys in the order they were written: key id and base64 key.
+#[derive(Debug, Clone, Default)]
+pub struct ReplicationKeyList(pub Vec<(String, SecretString)>);
+
+impl ReplicationKeyList {
+    /// Parses `ID=BASE64,ID=BASE64` (the form of `ASSETD_REPLICATION_KEYS`).
+    pub fn parse(list: &str) -> anyhow::Result<Self> {
+        let mut keys = Vec::new();
+        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (id, key) = entry
+                .split_once('=')
+                .with_context(|| "replication keys are written ID=BASE64, comma-separated")?;
+            keys.push((
+                id.trim().to_owned(),
+                SecretString::from(key.trim().to_owned()),
+            ));
+        }
+        Ok(Self(keys))
+    }
+}
+
+impl<'de> Deserialize<'de> for ReplicationKeyList {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = ReplicationKeyList;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a table of key id = \"base64 of 32 bytes\"")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut keys = Vec::new();
+                while let Some((id, key)) = map.next_entry::<String, String>()? {
+                    keys.push((id, SecretString::from(key)));
+                }
+                Ok(ReplicationKeyList(keys))
+            }
+        }
+        deserializer.deserialize_map(Entries)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +278,30 @@ mod tests {
 
         std::fs::write(&path, "lisen = \"0.0.0.0:9000\"\n").unwrap();
         assert!(Config::load(Some(&path)).is_err());
+    }
+
+    #[test]
+    fn replication_keys_keep_the_order_they_were_written_in() {
+        use secrecy::ExposeSecret;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("assetd.toml");
+        std::fs::write(
+            &path,
+            "[replication_keys]\nzeta = \"Wg==\"\nalpha = \"QQ==\"\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&path)).unwrap();
+        let ids: Vec<&str> = config
+            .replication_keys
+            .0
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .collect();
+        assert_eq!(ids, ["zeta", "alpha"]);
+        let parsed = ReplicationKeyList::parse("b=Qg==, a=QQ==").unwrap();
+        assert_eq!(parsed.0[0].0, "b");
+        assert_eq!(parsed.0[1].1.expose_secret(), "QQ==");
+        assert!(ReplicationKeyList::parse("no-equals-sign").is_err());
     }
 
     #[test]

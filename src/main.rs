@@ -82,6 +82,22 @@ enum Command {
     Doctor,
     /// Talk to an assetd server as a client: upload, list, show, download, delete, restore.
     Client(assetd::client::ClientArgs),
+    /// Manage the keys libraries share to replicate assets.
+    ReplicationKey {
+        #[command(subcommand)]
+        command: ReplicationKeyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReplicationKeyCommand {
+    /// Print a new random key as `ID=BASE64`, for `replication_keys` /
+    /// `ASSETD_REPLICATION_KEYS` of every library that shares it.
+    Create {
+        /// Key id [default: generated].
+        #[arg(long)]
+        id: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,6 +142,20 @@ fn config_from(cli: &Cli) -> anyhow::Result<Config> {
     let mut config = Config::load(cli.config.as_deref())?;
     if let Some(dir) = &cli.data_dir {
         config.data_dir = dir.clone();
+    }
+    // Secrets come from the environment, never from flags (which `ps` shows).
+    if let Some(keys) = std::env::var("ASSETD_REPLICATION_KEYS")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        config.replication_keys = assetd::config::ReplicationKeyList::parse(&keys)
+            .context("reading ASSETD_REPLICATION_KEYS")?;
+    }
+    if let Some(id) = std::env::var("ASSETD_REPLICATION_KEY_ID")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        config.replication_key_id = Some(id);
     }
     if let Some(url) = &cli.database_url {
         config.database_url = Some(url.clone());
@@ -258,6 +288,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 usage.logical_bytes,
                 usage.logical_bytes.saturating_sub(usage.stored_bytes)
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ReplicationKey {
+            command: ReplicationKeyCommand::Create { id },
+        } => {
+            println!("{}", assetd::service::replication::new_key(id.as_deref())?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Client(_) => unreachable!("handled before the runtime starts"),

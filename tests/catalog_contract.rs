@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use assetd::catalog::{
     Asset, AssetQuery, AssetSource, BlobState, Catalog, CatalogError, Credential, FileRecord,
-    JobCounts, JobOutcome, Lane, NewJob, ShareRole, SortKey, StoredBlob, TextMatch, Token, Write,
+    JobCounts, JobOutcome, Lane, NewJob, ProjectUsage, Quota, ShareRole, SortKey, StoredBlob,
+    TextMatch, Token, Write,
 };
 use assetd::model::{
     AssetExtraMeta, AssetSharedConfig, AssetState, AssetType, AutoOperation, AutoOperationConfig,
@@ -61,6 +62,7 @@ on_both_backends!(
     blob_writes_are_leased_renewed_and_claimed_once,
     a_damaged_copy_is_replaced_by_fresh_identical_bytes_for_every_file,
     scrub_verdicts_are_recorded_and_reported_with_their_files,
+    quotas_are_stored_and_a_write_past_one_is_refused_whole,
     claims_take_only_the_lanes_asked_for,
 );
 
@@ -1708,6 +1710,86 @@ async fn scrub_verdicts_are_recorded_and_reported_with_their_files(c: Cat) {
     );
     let usage = c.storage_usage().await.unwrap();
     assert!(usage.blobs >= 1 && usage.stored_bytes >= 10 && usage.logical_bytes >= 10);
+}
+
+// ---------------------------------------------------------------------------------------
+// Quotas
+
+async fn quotas_are_stored_and_a_write_past_one_is_refused_whole(c: Cat) {
+    let project = fresh();
+    assert_eq!(c.quota(&project).await.unwrap(), None);
+    let quota = Quota {
+        project_id: project.clone(),
+        max_bytes: Some(25),
+        max_assets: Some(2),
+        requests_per_second: Some(7),
+    };
+    c.put_quota(&quota).await.unwrap();
+    assert_eq!(c.quota(&project).await.unwrap(), Some(quota.clone()));
+
+    let a = asset(&project, "a");
+    insert(&c, vec![a.clone()]).await;
+    insert_file(&c, file(&a, FileCategory::Main, FileState::Creating, 0))
+        .await
+        .unwrap();
+    let usage = ProjectUsage {
+        bytes: 10,
+        assets: 1,
+    };
+    assert_eq!(c.project_usage(&project).await.unwrap(), usage);
+
+    // A second file (20 bytes in all) fits; a third (30) does not, and nothing of its write
+    // is kept. A generated file does not count.
+    insert_file(&c, file(&a, FileCategory::Other, FileState::Created, 1))
+        .await
+        .unwrap();
+    let b = asset(&project, "b");
+    let over = c
+        .apply(Write {
+            new_assets: vec![b.clone()],
+            new_files: vec![file(&b, FileCategory::Main, FileState::Creating, 2)],
+            ..Write::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(over, CatalogError::QuotaExceeded(_)), "{over:?}");
+    assert!(c.asset(&b.asset_id).await.unwrap().is_none());
+    let mut made = file(&a, FileCategory::Other, FileState::Created, 3);
+    made.derived = Some(assetd::catalog::Derived::Thumbnail);
+    insert_file(&c, made).await.unwrap();
+    assert_eq!(c.project_usage(&project).await.unwrap().bytes, 20);
+
+    // A cancelled file gives its bytes back; the asset limit still holds.
+    let mut first = c.files_of(std::slice::from_ref(&a.asset_id)).await.unwrap()[0].clone();
+    first.state = FileState::Cancelled;
+    c.apply(Write {
+        files: vec![first],
+        ..Write::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(c.project_usage(&project).await.unwrap().bytes, 10);
+    insert(&c, vec![asset(&project, "c")]).await;
+    let third = c
+        .apply(Write {
+            new_assets: vec![asset(&project, "d")],
+            ..Write::default()
+        })
+        .await;
+    assert!(
+        matches!(third, Err(CatalogError::QuotaExceeded(_))),
+        "{third:?}"
+    );
+
+    // All limits lifted: no quota, and anything goes.
+    c.put_quota(&Quota {
+        project_id: project.clone(),
+        ..Quota::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(c.quota(&project).await.unwrap(), None);
+    insert(&c, vec![asset(&project, "e")]).await;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -136,6 +136,8 @@ async fn three_nodes_share_the_work_and_survive_a_killed_node() {
             .arg(&config)
             .env("ASSETD_DATABASE_URL", &database.url)
             .env("ASSETD_LOG", "info")
+            // The test's webhook receiver listens on loopback, refused unless allowed.
+            .env("ASSETD_WEBHOOK_ALLOW_HOSTS", "127.0.0.1")
             .env("NO_COLOR", "1");
         command
     };

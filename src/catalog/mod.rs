@@ -66,12 +66,75 @@ pub enum CatalogError {
     /// A stored document could not be decoded.
     #[error("corrupt record: {0}")]
     Corrupt(#[from] serde_json::Error),
+    /// The write would take a project past its quota; nothing was written.
+    #[error(transparent)]
+    QuotaExceeded(#[from] QuotaExceeded),
 }
 
 impl CatalogError {
-    /// Storage failures are internal unless a caller maps them on purpose.
+    /// Storage failures are internal unless a caller maps them on purpose; a quota is the
+    /// caller's limit.
     pub fn code(&self) -> Code {
-        Code::Internal
+        match self {
+            Self::QuotaExceeded(_) => Code::QuotaExceeded,
+            _ => Code::Internal,
+        }
+    }
+}
+
+/// The limits an admin set for a project; `None` is no limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Quota {
+    /// The project.
+    pub project_id: String,
+    /// Bytes of uploaded files (see [`ProjectUsage::bytes`]).
+    pub max_bytes: Option<u64>,
+    /// Assets that are not DELETED.
+    pub max_assets: Option<u64>,
+    /// Authenticated API requests per second, on each node.
+    pub requests_per_second: Option<u32>,
+}
+
+/// What a project holds, as quotas count it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProjectUsage {
+    /// Declared sizes of the files it uploaded or is uploading (not FAILED, CANCELLED or
+    /// deleted); files the server generated from them do not count.
+    pub bytes: u64,
+    /// Its assets that are not DELETED (the recycle bin counts).
+    pub assets: u64,
+}
+
+/// A write refused because a project would exceed a limit of its quota.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "project {project_id} would hold {would} {what} with this request; its quota allows {limit}"
+)]
+pub struct QuotaExceeded {
+    /// The project.
+    pub project_id: String,
+    /// `bytes` or `assets`.
+    pub what: &'static str,
+    /// The limit.
+    pub limit: u64,
+    /// What the project would hold after the write.
+    pub would: u64,
+}
+
+impl QuotaExceeded {
+    /// The first limit of `quota` that `usage` exceeds.
+    pub fn check(quota: &Quota, usage: ProjectUsage) -> Result<(), Self> {
+        let over = |what, limit: Option<u64>, would: u64| match limit {
+            Some(limit) if would > limit => Err(Self {
+                project_id: quota.project_id.clone(),
+                what,
+                limit,
+                would,
+            }),
+            _ => Ok(()),
+        };
+        over("assets", quota.max_assets, usage.assets)?;
+        over("bytes", quota.max_bytes, usage.bytes)
     }
 }
 
@@ -849,10 +912,20 @@ pub trait Catalog: Send + Sync + 'static {
     /// The pending (QUEUED or RUNNING) job with `dedup_key`, if any.
     async fn job_status(&self, dedup_key: &str) -> Result<Option<JobStatus>, CatalogError>;
 
+    /// A project's quota, if an admin set one.
+    async fn quota(&self, project_id: &str) -> Result<Option<Quota>, CatalogError>;
+    /// Sets a project's quota; one without any limit is removed.
+    async fn put_quota(&self, quota: &Quota) -> Result<(), CatalogError>;
+    /// What a project holds, as its quota counts it.
+    async fn project_usage(&self, project_id: &str) -> Result<ProjectUsage, CatalogError>;
+
     /// Commits a [`Write`] atomically. Every asset whose `asset_state` changes also gets an
     /// [`EVENT_JOB_KIND`] job when its project has a webhook (the transactional outbox). Fails with [`CatalogError::Conflict`] when any updated
     /// record's version changed, and [`CatalogError::Unique`] when a uniqueness rule breaks;
-    /// in both cases nothing is written.
+    /// in both cases nothing is written. A write that adds assets or uploaded files (not
+    /// `derived` ones) to a project with a quota fails with [`CatalogError::QuotaExceeded`]
+    /// when the project would then exceed it; the check and the write are one transaction,
+    /// so concurrent writes cannot overshoot together.
     ///
     /// Blob references change here too: a file refers to the blob its `blob_key` names, and
     /// only a LIVE one ([`CatalogError::BlobGone`] otherwise). A blob whose last reference

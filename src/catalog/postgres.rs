@@ -25,8 +25,8 @@ use super::stored::{from_micros, micros, shared_type, shared_with, state_event_j
 use super::{
     AccessRecord, Asset, AssetPage, AssetQuery, AssetSource, BlobRecord, BlobWrite, Catalog,
     CatalogError, CatalogStats, Credential, CredentialInfo, DamagedFile, FileRecord, JobCounts,
-    JobOutcome, JobRecord, JobStatus, Lane, NewJob, ShareRole, SortKey, StorageUsage, StoredBlob,
-    TextMatch, Token, Webhook, Write, BLOB_DELETE_JOB_KIND,
+    JobOutcome, JobRecord, JobStatus, Lane, NewJob, ProjectUsage, Quota, ShareRole, SortKey,
+    StorageUsage, StoredBlob, TextMatch, Token, Webhook, Write, BLOB_DELETE_JOB_KIND,
 };
 use crate::model::{AssetState, AssetType, FileState};
 
@@ -156,6 +156,7 @@ fn sql_offset(n: u64) -> i64 {
 /// Commits `write` in one transaction: all of it or nothing.
 async fn commit_write(pool: &PgPool, write: &Write) -> Result<(), CatalogError> {
     let mut tx = pool.begin().await?;
+    let quotas = lock_quotas(&mut tx, write).await?;
     for asset in &write.assets {
         update_asset(&mut tx, asset).await?;
     }
@@ -163,6 +164,9 @@ async fn commit_write(pool: &PgPool, write: &Write) -> Result<(), CatalogError> 
     commit_files(&mut tx, write).await?;
     for job in &write.jobs {
         insert_job(&mut tx, job).await?;
+    }
+    for quota in &quotas {
+        super::QuotaExceeded::check(quota, usage_of(&mut tx, &quota.project_id).await?)?;
     }
     tx.commit().await?;
     Ok(())
@@ -386,6 +390,59 @@ fn decode_blob(row: &PgRow) -> Result<BlobRecord, CatalogError> {
 }
 
 const BLOB_COLUMNS: &str = "key, sha256, md5, size, state, damage, checked_at";
+
+/// The quotas of the projects `write` adds assets or uploaded files to, locked until the
+/// transaction ends: writes to one project with a quota take turns, so each sees what the
+/// one before it added, and concurrent writes cannot overshoot together.
+async fn lock_quotas(conn: &mut PgConnection, write: &Write) -> Result<Vec<Quota>, CatalogError> {
+    let assets = write.new_assets.iter().map(|a| a.project_id.clone());
+    let files = write.new_files.iter().filter(|f| f.derived.is_none());
+    let mut projects: Vec<String> = assets.chain(files.map(|f| f.project_id.clone())).collect();
+    if projects.is_empty() {
+        return Ok(Vec::new());
+    }
+    projects.sort_unstable();
+    projects.dedup();
+    sqlx::query(
+        "SELECT project_id, max_bytes, max_assets, requests_per_second FROM project_quotas
+         WHERE project_id = ANY($1) AND (max_bytes IS NOT NULL OR max_assets IS NOT NULL)
+         ORDER BY project_id FOR UPDATE",
+    )
+    .bind(&projects)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(decode_quota)
+    .collect()
+}
+
+fn decode_quota(row: &PgRow) -> Result<Quota, CatalogError> {
+    let limit = |name| -> Result<Option<u64>, CatalogError> {
+        Ok(row.try_get::<Option<i64>, _>(name)?.map(as_count))
+    };
+    Ok(Quota {
+        project_id: row.try_get("project_id")?,
+        max_bytes: limit("max_bytes")?,
+        max_assets: limit("max_assets")?,
+        requests_per_second: limit("requests_per_second")?
+            .map(|v| u32::try_from(v).unwrap_or(u32::MAX)),
+    })
+}
+
+async fn usage_of(conn: &mut PgConnection, project_id: &str) -> Result<ProjectUsage, CatalogError> {
+    let (bytes, assets): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT coalesce(sum(bytes), 0)::int8 FROM project_bytes WHERE project_id = $1),
+             (SELECT coalesce(sum(n), 0)::int8 FROM asset_counts
+              WHERE project_id = $1 AND asset_state <> 'DELETED')",
+    )
+    .bind(project_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(ProjectUsage {
+        bytes: as_count(bytes),
+        assets: as_count(assets),
+    })
+}
 
 /// Inserts new assets with their tag and share rows, and their events, in two statements
 /// however many assets there are.
@@ -1262,6 +1319,48 @@ impl Catalog for PgCatalog {
                 .fetch_all(&self.pool)
                 .await?,
         )
+    }
+
+    async fn quota(&self, project_id: &str) -> Result<Option<Quota>, CatalogError> {
+        let row = sqlx::query(
+            "SELECT project_id, max_bytes, max_assets, requests_per_second FROM project_quotas
+             WHERE project_id = $1",
+        )
+        .bind(project_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(decode_quota).transpose()
+    }
+
+    async fn put_quota(&self, quota: &Quota) -> Result<(), CatalogError> {
+        let limit = |v: Option<u64>| v.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
+        let unlimited = quota.max_bytes.is_none()
+            && quota.max_assets.is_none()
+            && quota.requests_per_second.is_none();
+        let query = if unlimited {
+            sqlx::query("DELETE FROM project_quotas WHERE project_id = $1").bind(&quota.project_id)
+        } else {
+            sqlx::query(
+                "INSERT INTO project_quotas (project_id, max_bytes, max_assets,
+                     requests_per_second, updated_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (project_id) DO UPDATE SET max_bytes = excluded.max_bytes,
+                     max_assets = excluded.max_assets,
+                     requests_per_second = excluded.requests_per_second,
+                     updated_at = excluded.updated_at",
+            )
+            .bind(&quota.project_id)
+            .bind(limit(quota.max_bytes))
+            .bind(limit(quota.max_assets))
+            .bind(quota.requests_per_second.map(i64::from))
+            .bind(micros(OffsetDateTime::now_utc()))
+        };
+        query.execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn project_usage(&self, project_id: &str) -> Result<ProjectUsage, CatalogError> {
+        let mut conn = self.pool.acquire().await?;
+        usage_of(&mut conn, project_id).await
     }
 
     async fn put_webhook(&self, webhook: &Webhook) -> Result<(), CatalogError> {

@@ -20,8 +20,8 @@ use super::stored::{from_micros, micros, shared_type, shared_with, state_event_j
 use super::{
     AccessRecord, Asset, AssetPage, AssetQuery, AssetSource, BlobRecord, BlobWrite, Catalog,
     CatalogError, CatalogStats, Credential, CredentialInfo, DamagedFile, FileRecord, JobCounts,
-    JobOutcome, JobRecord, JobStatus, Lane, NewJob, ShareRole, SortKey, StorageUsage, StoredBlob,
-    TextMatch, Token, Webhook, Write, BLOB_DELETE_JOB_KIND,
+    JobOutcome, JobRecord, JobStatus, Lane, NewJob, ProjectUsage, Quota, ShareRole, SortKey,
+    StorageUsage, StoredBlob, TextMatch, Token, Webhook, Write, BLOB_DELETE_JOB_KIND,
 };
 use crate::model::{AssetState, AssetType, FileState};
 
@@ -233,6 +233,7 @@ async fn commit_writes(conn: &mut SqliteConnection, writes: &[&Write]) -> Result
             insert_job(&mut tx, job).await?;
         }
     }
+    check_quotas(&mut tx, writes).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -310,6 +311,39 @@ async fn commit_files(conn: &mut SqliteConnection, write: &Write) -> Result<(), 
     }
     for key in released {
         release_blob(conn, &key).await?;
+    }
+    Ok(())
+}
+
+/// Fails when a project that `writes` add assets or uploaded files to is now past its quota.
+/// Run inside the write transaction, after the write: SQLite's single writer makes check and
+/// write one step, so concurrent requests cannot overshoot together.
+async fn check_quotas(conn: &mut SqliteConnection, writes: &[&Write]) -> Result<(), CatalogError> {
+    let mut projects: Vec<&str> = writes
+        .iter()
+        .flat_map(|w| {
+            let assets = w.new_assets.iter().map(|a| a.project_id.as_str());
+            let files = w.new_files.iter().filter(|f| f.derived.is_none());
+            assets.chain(files.map(|f| f.project_id.as_str()))
+        })
+        .collect();
+    if projects.is_empty() {
+        return Ok(());
+    }
+    projects.sort_unstable();
+    projects.dedup();
+    let rows = sqlx::query(
+        "SELECT project_id, max_bytes, max_assets, requests_per_second FROM project_quotas
+         WHERE project_id IN (SELECT value FROM json_each(?))
+             AND (max_bytes IS NOT NULL OR max_assets IS NOT NULL)",
+    )
+    .bind(serde_json::to_string(&projects)?)
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in rows {
+        let quota = decode_quota(&row)?;
+        let usage = usage_of(&mut *conn, &quota.project_id).await?;
+        super::QuotaExceeded::check(&quota, usage)?;
     }
     Ok(())
 }
@@ -441,6 +475,38 @@ fn decode_blob(row: &sqlx::sqlite::SqliteRow) -> Result<BlobRecord, CatalogError
 }
 
 const BLOB_COLUMNS: &str = "key, sha256, md5, size, state, damage, checked_at";
+
+fn decode_quota(row: &sqlx::sqlite::SqliteRow) -> Result<Quota, CatalogError> {
+    let limit = |name| -> Result<Option<u64>, CatalogError> {
+        Ok(row
+            .try_get::<Option<i64>, _>(name)?
+            .map(|v| v.max(0) as u64))
+    };
+    Ok(Quota {
+        project_id: row.try_get("project_id")?,
+        max_bytes: limit("max_bytes")?,
+        max_assets: limit("max_assets")?,
+        requests_per_second: limit("requests_per_second")?.map(|v| v.min(u32::MAX as u64) as u32),
+    })
+}
+
+async fn usage_of(
+    conn: &mut SqliteConnection,
+    project_id: &str,
+) -> Result<ProjectUsage, CatalogError> {
+    let (bytes, assets): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT coalesce(sum(bytes), 0) FROM project_bytes WHERE project_id = ?1),
+             (SELECT coalesce(sum(n), 0) FROM asset_counts
+              WHERE project_id = ?1 AND asset_state <> 'DELETED')",
+    )
+    .bind(project_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(ProjectUsage {
+        bytes: bytes.max(0) as u64,
+        assets: assets.max(0) as u64,
+    })
+}
 
 /// The writer task: commits every queued [`Write`] on its own connection, as many as are
 /// waiting in one transaction (group commit), and answers each.
@@ -1296,6 +1362,48 @@ impl Catalog for SqliteCatalog {
                 .fetch_all(&self.pool)
                 .await?,
         )
+    }
+
+    async fn quota(&self, project_id: &str) -> Result<Option<Quota>, CatalogError> {
+        let row = sqlx::query(
+            "SELECT project_id, max_bytes, max_assets, requests_per_second FROM project_quotas
+             WHERE project_id = ?",
+        )
+        .bind(project_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(decode_quota).transpose()
+    }
+
+    async fn put_quota(&self, quota: &Quota) -> Result<(), CatalogError> {
+        let limit = |v: Option<u64>| v.map(|v| v.min(i64::MAX as u64) as i64);
+        let unlimited = quota.max_bytes.is_none()
+            && quota.max_assets.is_none()
+            && quota.requests_per_second.is_none();
+        let query = if unlimited {
+            sqlx::query("DELETE FROM project_quotas WHERE project_id = ?").bind(&quota.project_id)
+        } else {
+            sqlx::query(
+                "INSERT INTO project_quotas (project_id, max_bytes, max_assets,
+                     requests_per_second, updated_at) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (project_id) DO UPDATE SET max_bytes = excluded.max_bytes,
+                     max_assets = excluded.max_assets,
+                     requests_per_second = excluded.requests_per_second,
+                     updated_at = excluded.updated_at",
+            )
+            .bind(&quota.project_id)
+            .bind(limit(quota.max_bytes))
+            .bind(limit(quota.max_assets))
+            .bind(quota.requests_per_second.map(i64::from))
+            .bind(micros(OffsetDateTime::now_utc()))
+        };
+        query.execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn project_usage(&self, project_id: &str) -> Result<ProjectUsage, CatalogError> {
+        let mut conn = self.pool.acquire().await?;
+        usage_of(&mut conn, project_id).await
     }
 
     async fn put_webhook(&self, webhook: &Webhook) -> Result<(), CatalogError> {

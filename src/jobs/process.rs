@@ -165,6 +165,17 @@ pub async fn process_main_file(
     if let Some(reason) = &file.content_mismatch {
         return Err(permanent("content_mismatch", reason.clone()));
     }
+    if already_made(ctx, &file).await? {
+        // Replicated along with what processing makes from it (`service::replication`):
+        // only this library's review is left.
+        progress::report(ctx, file_id, Step::Reviewing, None).await;
+        let verdict = review::review(ctx, &asset, &file, &asset.asset_extra_meta).await?;
+        let out = Processed {
+            transcoding: file.video_transcoding_status,
+            ..Processed::default()
+        };
+        return commit(ctx, asset_id, file_id, out, verdict).await;
+    }
     let Some(key) = file.blob_key.as_deref().and_then(BlobKey::parse) else {
         return Err(permanent(
             "content_missing",
@@ -441,6 +452,17 @@ async fn process_video(
     out.transcoding = Some(status);
     out.meta.video_meta = Some(meta);
     Ok(())
+}
+
+/// Whether files processing makes from `main` exist already. Processing records its outputs
+/// in the same write that settles the MAIN file, so before that only replication makes them.
+async fn already_made(ctx: &JobContext, main: &FileRecord) -> Result<bool, JobFailure> {
+    Ok(ctx
+        .catalog
+        .files_of(std::slice::from_ref(&main.asset_id))
+        .await?
+        .iter()
+        .any(|f| f.made_from(&main.file_id) && f.state == FileState::Created))
 }
 
 /// Stores the JPEG at `source` as the asset's generated cover when it asked for one

@@ -326,6 +326,26 @@ impl Assets {
         caller: &Caller,
         body: CreateAssetBody,
     ) -> Result<Asset, AssetError> {
+        let asset_id = uuid::Uuid::new_v4().to_string();
+        let (asset, jobs) = self.prepare(caller, body, asset_id)?;
+        self.commit(Write {
+            jobs,
+            new_assets: vec![asset.clone()],
+            ..Write::default()
+        })
+        .await?;
+        tracing::info!(asset.id = %asset.asset_id, asset.r#type = %asset.asset_type, "asset created");
+        Ok(asset)
+    }
+
+    /// The asset `body` creates for `caller` under `asset_id`, checked by every rule of
+    /// `create_digital_asset`, in CREATING, and the timer jobs it needs; nothing is written.
+    pub fn prepare(
+        &self,
+        caller: &Caller,
+        body: CreateAssetBody,
+        asset_id: String,
+    ) -> Result<(Asset, Vec<crate::catalog::NewJob>), AssetError> {
         body.validate()?;
         if !caller.is_admin {
             if let Some(e) = body.needs_admin() {
@@ -345,7 +365,7 @@ impl Assets {
             body.system_properties.as_deref().unwrap_or_default(),
         )?;
         let asset = Asset {
-            asset_id: uuid::Uuid::new_v4().to_string(),
+            asset_id,
             project_id: caller.project_id.clone(),
             asset_name: body.asset_name,
             asset_description: body.asset_description,
@@ -375,14 +395,8 @@ impl Assets {
             deleted_at: None,
             version: 1,
         };
-        self.commit(Write {
-            jobs: timers_for(None, &asset, self.timers),
-            new_assets: vec![asset.clone()],
-            ..Write::default()
-        })
-        .await?;
-        tracing::info!(asset.id = %asset.asset_id, asset.r#type = %asset.asset_type, "asset created");
-        Ok(asset)
+        let jobs = timers_for(None, &asset, self.timers);
+        Ok((asset, jobs))
     }
 
     /// Whether `caller` may read `asset`: its owner, or a project it is shared with.

@@ -439,6 +439,16 @@ impl Files {
             &file_type,
             body.file_size,
         )?;
+        // A storage quota reserves declared sizes before the bytes arrive.
+        if body.file_size.is_none() {
+            let quota = self.catalog.quota(&caller.project_id).await?;
+            if quota.is_some_and(|q| q.max_bytes.is_some()) {
+                return Err(invalid(
+                    "file_size",
+                    "is required while the project has a storage quota (max_bytes)",
+                ));
+            }
+        }
         let parts = body.file_multipart_count.unwrap_or(1);
         let mut file = Self::new_record(
             caller,

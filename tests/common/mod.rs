@@ -351,6 +351,25 @@ impl TestServer {
     }
 }
 
+/// The Python of the venv holding the official SDK (scripts/sdk-venv.sh makes it).
+pub fn sdk_python() -> std::path::PathBuf {
+    use std::path::PathBuf;
+    let python = std::env::var_os("ASSETD_SDK_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"));
+            cache.join("assetd-sdk-smoke/venv/bin/python")
+        });
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/sdk-venv.sh (scripts/test.sh does)",
+        python.display()
+    );
+    python
+}
+
 // ---------------------------------------------------------------- file uploads (api_files)
 
 /// RFC 1864 Content-MD5 of `data`: base64 of the 16-byte digest.

@@ -6,6 +6,8 @@ pub mod assets;
 pub mod console;
 pub mod files;
 pub mod health;
+pub mod quotas;
+pub mod replication;
 pub mod storage;
 pub mod tokens;
 pub mod webhooks;
