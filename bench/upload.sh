@@ -6,7 +6,7 @@
 #    same amount of bytes by a standard S3 client (boto3 `upload_file`, 16 MiB parts,
 #    4 threads), in the same run. Skipped with BENCH_S3=0.
 # Reports throughput ratios and assetd's peak RSS during each upload.
-# Usage: bench/upload.sh [SIZE_MIB]
+# Usage: [ASSETD_BIN=target/release/assetd] bench/upload.sh [SIZE_MIB]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mib="${1:-2048}"
@@ -20,8 +20,12 @@ stop_assetd() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/n
 cleanup() { stop_assetd; rm -rf "$work"; }
 assetd_on_exit cleanup
 
-cargo build --release --quiet
-bin="$PWD/target/release/assetd"
+# ASSETD_BIN: a release binary built beforehand (the build takes long on a busy machine).
+bin="${ASSETD_BIN:-}"
+if [ -z "$bin" ]; then
+  cargo build --release --quiet
+  bin="$PWD/target/release/assetd"
+fi
 venv="${SMOKE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/assetd-sdk-smoke/venv}"
 [ -x "$venv/bin/python" ] || { echo "run ../shared/sdk-smoke/run.sh once to create the SDK venv" >&2; exit 2; }
 

@@ -11,10 +11,12 @@ use crate::blobs::BlobStore;
 use crate::catalog::{self, Catalog, Write};
 use crate::config::Config;
 use crate::error::Code;
+use crate::http::listener::MssListener;
 use crate::jobs::JobContext;
 use crate::media::runner::Runner;
 use crate::service::assets::Assets;
 use crate::service::auth::Authenticator;
+use crate::service::egress::{EgressPolicy, GuardedResolver};
 use crate::service::files::Files;
 use crate::service::links::Links;
 use crate::service::storage::Storage;
@@ -45,6 +47,10 @@ pub struct App {
     pub storage: Arc<Storage>,
     /// The `/ready` checks.
     pub readiness: Arc<crate::service::readiness::Readiness>,
+    /// Project quotas and request rates.
+    pub quotas: Arc<crate::service::quotas::Quotas>,
+    /// Replication between libraries.
+    pub replication: Arc<crate::service::replication::Replication>,
 }
 
 impl App {
@@ -69,10 +75,13 @@ impl App {
             std::time::Duration::from_secs(config.upload_url_ttl_secs),
             std::time::Duration::from_secs(config.download_url_ttl_secs),
         ));
+        rand::thread_rng().fill_bytes(&mut fresh);
+        let csrf_key = catalog.server_secret("console-csrf", &fresh).await?;
         let auth = Arc::new(Authenticator::new(
             catalog.clone(),
             config.max_clock_skew(),
             std::time::Duration::from_secs(config.token_ttl_secs),
+            csrf_key,
         ));
         let blobs = BlobStore::open(&config.blob_url())
             .await
@@ -102,7 +111,26 @@ impl App {
             wake.clone(),
             config.job_max_attempts,
         ));
+        let replication = Arc::new(crate::service::replication::Replication::new(
+            catalog.clone(),
+            assets.clone(),
+            storage.clone(),
+            links.clone(),
+            wake.clone(),
+            crate::service::replication::Settings {
+                keys: crate::service::replication::ReplicationKeys::new(
+                    &config.replication_keys,
+                    config.replication_key_id.as_deref(),
+                )?,
+                source: config.public_base_url(),
+                ttl: Duration::from_secs(config.replication_ttl_secs),
+                fetch_timeout: Duration::from_secs(config.replication_fetch_timeout_secs),
+                job_attempts: config.job_max_attempts,
+            },
+        )?);
         let config = Arc::new(config);
+        let egress =
+            Arc::new(EgressPolicy::parse(&config.webhook_allow_hosts).map_err(anyhow::Error::msg)?);
         let readiness = Arc::new(crate::service::readiness::Readiness::new(
             catalog.clone(),
             blobs.clone(),
@@ -111,7 +139,7 @@ impl App {
             catalog: catalog.clone(),
             storage: storage.clone(),
             links: links.clone(),
-            runner: Runner::new(config.tool_concurrency),
+            runner: Runner::new(config.tool_concurrency).with_limits(config.tool_limits()),
             config: config.clone(),
             wake,
             files: files.clone(),
@@ -119,15 +147,28 @@ impl App {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .context("building the HTTP client")?,
+            webhook_http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                // A proxy would resolve names itself, past the policy.
+                .no_proxy()
+                .dns_resolver(Arc::new(GuardedResolver(egress.clone())))
+                .build()
+                .context("building the webhook HTTP client")?,
+            egress: egress.clone(),
         });
         Ok(Self {
             admin: Arc::new(crate::service::admin::Admin::new(
                 catalog.clone(),
                 links.clone(),
             )),
-            webhooks: Arc::new(crate::service::webhooks::Webhooks::new(catalog.clone())),
+            webhooks: Arc::new(crate::service::webhooks::Webhooks::new(
+                catalog.clone(),
+                egress,
+            )),
             storage,
             readiness,
+            quotas: Arc::new(crate::service::quotas::Quotas::new(catalog.clone())),
+            replication,
             config,
             jobs,
             catalog,
@@ -186,7 +227,7 @@ impl App {
         let watchdog = self.clone();
         let router = crate::http::router(self);
         let served = tokio::select! {
-            served = axum::serve(listener, router).with_graceful_shutdown(shutdown) => {
+            served = axum::serve(MssListener(listener), router).with_graceful_shutdown(shutdown) => {
                 served.context("serving HTTP")
             }
             dead = watchdog.watch_catalog() => Err(dead),
@@ -270,20 +311,30 @@ impl HealthError {
     }
 }
 
-/// Periodically enqueues the abandoned-upload sweep. The sweep itself is a job (at most one
-/// pending), so it runs once per period across restarts and, later, across nodes.
+/// Runs the abandoned-upload sweep once per period (a quarter of the abandonment age,
+/// between 1 s and 10 min), counted from the Unix epoch. Every node checks four times a
+/// period; the one that claims the period in the catalogue enqueues the sweep, so it runs
+/// once per period however many nodes there are, and across restarts.
 async fn schedule_upload_sweeps(app: App) {
     let age = std::time::Duration::from_secs(app.config.abandoned_upload_secs);
     let period = (age / 4).clamp(
         std::time::Duration::from_secs(1),
         std::time::Duration::from_secs(600),
     );
-    let mut tick = tokio::time::interval(period);
+    let mut tick = tokio::time::interval((period / 4).max(std::time::Duration::from_secs(1)));
     loop {
         tick.tick().await;
-        let job = crate::catalog::Job::SweepUploads.to_new(app.config.job_max_attempts);
+        let start = period_start(time::OffsetDateTime::now_utc(), period);
+        match app.catalog.claim_period("sweep_uploads", start).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not schedule the upload sweep");
+                continue;
+            }
+        }
         let write = crate::catalog::Write {
-            jobs: vec![job],
+            jobs: vec![crate::catalog::Job::SweepUploads.to_new(app.config.job_max_attempts)],
             ..crate::catalog::Write::default()
         };
         match app.catalog.apply(write).await {
@@ -329,6 +380,16 @@ async fn schedule_blob_jobs(app: App) {
     }
 }
 
+/// The start of the period of length `period` (counted from the Unix epoch) that `now` is in.
+fn period_start(now: time::OffsetDateTime, period: std::time::Duration) -> time::OffsetDateTime {
+    let period = i128::try_from(period.as_nanos())
+        .unwrap_or(i128::MAX)
+        .max(1);
+    let nanos = now.unix_timestamp_nanos();
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos.div_euclid(period) * period)
+        .unwrap_or(now)
+}
+
 /// Resolves on SIGINT or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
@@ -350,4 +411,18 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutdown requested");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_node_sees_the_same_periods() {
+        let period = std::time::Duration::from_secs(60);
+        let at = |secs: i64| time::OffsetDateTime::from_unix_timestamp(secs).unwrap();
+        assert_eq!(period_start(at(1_000_000_000), period), at(999_999_960));
+        assert_eq!(period_start(at(1_000_000_019), period), at(999_999_960));
+        assert_eq!(period_start(at(1_000_000_020), period), at(1_000_000_020));
+    }
 }

@@ -145,12 +145,15 @@ pub enum BlobError {
         expected: u64,
     },
     /// The content's MD5 is not the declared one.
-    #[error("content MD5 {got} does not match the declared MD5 {expected}")]
+    #[error(
+        "the content's MD5 is {received} but {declared} was declared (base64 of the 16-byte \
+         digest)"
+    )]
     Md5Mismatch {
-        /// What was declared (base64, as the API spells MD5s).
-        expected: String,
-        /// What arrived.
-        got: String,
+        /// The MD5 the client declared, base64.
+        declared: String,
+        /// The MD5 of what arrived, base64.
+        received: String,
     },
     /// The client's body stream failed.
     #[error("the upload was interrupted: {0}")]
@@ -176,6 +179,14 @@ pub enum BlobError {
 }
 
 impl BlobError {
+    /// The MD5 `declared` (by `file_md5` or `Content-MD5`) differs from the `received` one.
+    pub fn md5_mismatch(declared: &[u8; 16], received: &[u8; 16]) -> Self {
+        Self::Md5Mismatch {
+            declared: b64(declared),
+            received: b64(received),
+        }
+    }
+
     /// Client-caused failures are upload mismatches; the rest is internal.
     pub fn code(&self) -> Code {
         match self {
@@ -491,11 +502,8 @@ impl BlobStore {
                     expected,
                 });
             }
-            if let Some(expected) = expect.md5.iter().flatten().find(|m| **m != md5) {
-                return Err(BlobError::Md5Mismatch {
-                    expected: b64(expected),
-                    got: b64(&md5),
-                });
+            if let Some(declared) = expect.md5.iter().flatten().find(|m| **m != md5) {
+                return Err(BlobError::md5_mismatch(declared, &md5));
             }
             Ok(Written {
                 size: total,
@@ -1119,8 +1127,8 @@ mod tests {
                 .await
                 .unwrap_err();
             assert!(
-                matches!(&err, BlobError::Md5Mismatch { expected, got }
-                    if *expected == b64(&[0; 16]) && *got == b64(&md5_of(&data))),
+                matches!(&err, BlobError::Md5Mismatch { declared, received }
+                    if *declared == b64(&[0; 16]) && *received == b64(&md5_of(&data))),
                 "{err}"
             );
             let too_small = Expect {

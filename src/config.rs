@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
+use secrecy::SecretString;
 use serde::Deserialize;
 
 /// Everything the server needs to run.
@@ -19,7 +20,8 @@ pub struct Config {
     /// Base URL clients use to reach this server; upload and download URLs start with it.
     /// Defaults to `http://<listen>`.
     pub public_url: Option<String>,
-    /// Catalogue location; `sqlite://…` or empty for `<data_dir>/catalog.db`.
+    /// Catalogue location: `sqlite://FILE`, `postgres://USER:PASS@HOST:PORT/DB` (shared by
+    /// any number of nodes), or empty for `<data_dir>/catalog.db`.
     pub database_url: Option<String>,
     /// Blob store location: `s3://BUCKET[/PREFIX]` (settings from the `AWS_*` variables) or
     /// a directory; empty for `<data_dir>/blobs`.
@@ -42,6 +44,19 @@ pub struct Config {
     pub tool_concurrency: usize,
     /// Wall-clock limit of one tool run, in seconds; the tool is killed after it.
     pub tool_timeout_secs: u64,
+    /// Address space each tool process may use (`RLIMIT_AS`), in MiB; 0 for no limit. A
+    /// hostile deck makes LibreOffice grow without bound; with the limit it fails instead.
+    pub tool_memory_mb: u64,
+    /// CPU time each tool process may use, in seconds; 0 for no limit.
+    pub tool_cpu_secs: u64,
+    /// Largest file a tool may write, in MiB; 0 for no limit.
+    pub tool_output_mb: u64,
+    /// A tool whose processes use no CPU time for this many seconds is killed as hung; 0
+    /// never. LibreOffice at its memory limit can deadlock instead of exiting.
+    pub tool_stall_secs: u64,
+    /// Wall-clock limit of one job attempt, all its tool runs together, in seconds; a
+    /// processing job past it is stopped and its asset FAILED. 0 for no limit.
+    pub job_timeout_secs: u64,
     /// How long a claimed job stays claimed without a heartbeat, in seconds.
     pub job_lease_secs: u64,
     /// Attempts before a job fails for good.
@@ -79,8 +94,22 @@ pub struct Config {
     pub scrub_interval_secs: u64,
     /// How often the reconciliation sweep of the blob store runs, in seconds (and at start).
     pub reconcile_interval_secs: u64,
+    /// Webhook targets allowed although they are not public addresses (loopback, private,
+    /// link-local, …): host names, IP addresses or CIDR networks, e.g. `["127.0.0.1"]`.
+    /// Everything else non-public is refused, checked after DNS resolution on every delivery.
+    pub webhook_allow_hosts: Vec<String>,
     /// Serve `/metrics` on this address instead of on `listen` (e.g. a private interface).
     pub metrics_listen: Option<SocketAddr>,
+    /// Keys shared with the libraries assets are replicated to and from: key id → base64 of
+    /// 32 bytes (a TOML table, or `ASSETD_REPLICATION_KEYS=ID=BASE64,…`). Order matters: the
+    /// first encrypts unless `replication_key_id` names another.
+    pub replication_keys: ReplicationKeyList,
+    /// The key replication info is encrypted with [default: the first of `replication_keys`].
+    pub replication_key_id: Option<String>,
+    /// How long replication info (and the download URLs inside it) stays valid, in seconds.
+    pub replication_ttl_secs: u64,
+    /// Wall-clock limit of fetching one file of a replicated asset, in seconds.
+    pub replication_fetch_timeout_secs: u64,
     /// `serve` exits non-zero once the catalogue has accepted no write for this many seconds
     /// (checked every 10 s), for a supervisor to restart it; 0 never exits.
     pub catalog_unwritable_exit_secs: u64,
@@ -103,6 +132,11 @@ impl Default for Config {
             workers: 2,
             tool_concurrency: 2,
             tool_timeout_secs: 600,
+            tool_memory_mb: 2048,
+            tool_cpu_secs: 3600,
+            tool_output_mb: 8192,
+            tool_stall_secs: 120,
+            job_timeout_secs: 1800,
             job_lease_secs: 30,
             job_max_attempts: 5,
             max_image_pixels: 100_000_000,
@@ -120,8 +154,13 @@ impl Default for Config {
             scrub_bytes_per_sec: 8 * 1024 * 1024,
             scrub_interval_secs: 7 * 24 * 3600,
             reconcile_interval_secs: 3600,
+            webhook_allow_hosts: Vec::new(),
             metrics_listen: None,
             catalog_unwritable_exit_secs: 60,
+            replication_keys: ReplicationKeyList::default(),
+            replication_key_id: None,
+            replication_ttl_secs: 24 * 3600,
+            replication_fetch_timeout_secs: 3600,
         }
     }
 }
@@ -161,9 +200,65 @@ impl Config {
         }
     }
 
+    /// The limits every tool run gets (`tool_memory_mb`, `tool_cpu_secs`, `tool_output_mb`,
+    /// `tool_stall_secs`).
+    pub fn tool_limits(&self) -> crate::media::runner::ToolLimits {
+        let mib = |v: u64| (v > 0).then(|| v.saturating_mul(1024 * 1024));
+        crate::media::runner::ToolLimits {
+            memory_bytes: mib(self.tool_memory_mb),
+            cpu_secs: (self.tool_cpu_secs > 0).then_some(self.tool_cpu_secs),
+            output_bytes: mib(self.tool_output_mb),
+            stall_secs: (self.tool_stall_secs > 0).then_some(self.tool_stall_secs),
+        }
+    }
+
     /// Allowed signature clock skew.
     pub fn max_clock_skew(&self) -> Duration {
         Duration::from_secs(self.max_clock_skew_secs)
+    }
+}
+
+/// Replication keys in the order they were written: key id and base64 key.
+#[derive(Debug, Clone, Default)]
+pub struct ReplicationKeyList(pub Vec<(String, SecretString)>);
+
+impl ReplicationKeyList {
+    /// Parses `ID=BASE64,ID=BASE64` (the form of `ASSETD_REPLICATION_KEYS`).
+    pub fn parse(list: &str) -> anyhow::Result<Self> {
+        let mut keys = Vec::new();
+        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (id, key) = entry
+                .split_once('=')
+                .with_context(|| "replication keys are written ID=BASE64, comma-separated")?;
+            keys.push((
+                id.trim().to_owned(),
+                SecretString::from(key.trim().to_owned()),
+            ));
+        }
+        Ok(Self(keys))
+    }
+}
+
+impl<'de> Deserialize<'de> for ReplicationKeyList {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = ReplicationKeyList;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a table of key id = \"base64 of 32 bytes\"")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut keys = Vec::new();
+                while let Some((id, key)) = map.next_entry::<String, String>()? {
+                    keys.push((id, SecretString::from(key)));
+                }
+                Ok(ReplicationKeyList(keys))
+            }
+        }
+        deserializer.deserialize_map(Entries)
     }
 }
 
@@ -183,6 +278,30 @@ mod tests {
 
         std::fs::write(&path, "lisen = \"0.0.0.0:9000\"\n").unwrap();
         assert!(Config::load(Some(&path)).is_err());
+    }
+
+    #[test]
+    fn replication_keys_keep_the_order_they_were_written_in() {
+        use secrecy::ExposeSecret;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("assetd.toml");
+        std::fs::write(
+            &path,
+            "[replication_keys]\nzeta = \"Wg==\"\nalpha = \"QQ==\"\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&path)).unwrap();
+        let ids: Vec<&str> = config
+            .replication_keys
+            .0
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .collect();
+        assert_eq!(ids, ["zeta", "alpha"]);
+        let parsed = ReplicationKeyList::parse("b=Qg==, a=QQ==").unwrap();
+        assert_eq!(parsed.0[0].0, "b");
+        assert_eq!(parsed.0[1].1.expose_secret(), "QQ==");
+        assert!(ReplicationKeyList::parse("no-equals-sign").is_err());
     }
 
     #[test]

@@ -32,6 +32,18 @@ pub enum Code {
     UploadMismatch,
     /// The stored bytes of a file failed their integrity check and are withheld.
     ContentDamaged,
+    /// The request would take the project past its storage or asset quota.
+    QuotaExceeded,
+    /// The project sent more requests per second than its quota allows.
+    TooManyRequests,
+    /// Replication info names a key this library does not hold.
+    ReplicationKeyUnknown,
+    /// Replication info does not decrypt: tampered with, or not replication info at all.
+    ReplicationInfoInvalid,
+    /// Replication info is past its `expire_time`.
+    ReplicationInfoExpired,
+    /// The files of replicated asset could not be fetched from the source library intact.
+    ReplicationFetchFailed,
     /// No such route.
     RouteNotFound,
     /// Route exists but not with this method.

@@ -1,5 +1,6 @@
-//! The `assetd` command line: `serve`, `credentials create|list|revoke|rotate`, `doctor`,
-//! `scrub`, `storage` and the `client`, with global `--data-dir` and `--blob-url`.
+//! The `assetd` command line: `serve`, `migrate`, `credentials create|list|revoke|rotate`,
+//! `doctor`, `scrub`, `storage` and the `client`, with global `--data-dir`, `--database-url`
+//! and `--blob-url`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,6 +21,14 @@ struct Cli {
     /// Optional TOML configuration file; flags and ASSETD_* variables override it.
     #[arg(long, global = true, env = "ASSETD_CONFIG")]
     config: Option<PathBuf>,
+    /// Catalogue URL: sqlite://FILE or postgres://USER:PASS@HOST:PORT/DB [default: sqlite://<data-dir>/catalog.db].
+    #[arg(
+        long,
+        global = true,
+        env = "ASSETD_DATABASE_URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
     /// Blob store: s3://BUCKET[/PREFIX] (AWS_* settings) or a directory [default: <data-dir>/blobs].
     #[arg(long, global = true, env = "ASSETD_BLOB_URL")]
     blob_url: Option<String>,
@@ -37,13 +46,15 @@ enum Command {
         /// Base URL clients reach the server at, for upload/download URLs [default: http://<listen>].
         #[arg(long, env = "ASSETD_PUBLIC_URL")]
         public_url: Option<String>,
-        /// Catalogue URL [default: sqlite://<data-dir>/catalog.db].
-        #[arg(long, env = "ASSETD_DATABASE_URL")]
-        database_url: Option<String>,
+        /// Non-public webhook targets to allow: comma-separated hosts, IPs or CIDRs.
+        #[arg(long, env = "ASSETD_WEBHOOK_ALLOW_HOSTS", value_delimiter = ',')]
+        webhook_allow_hosts: Option<Vec<String>>,
         /// Serve `/metrics` on this address instead of the main one.
         #[arg(long, env = "ASSETD_METRICS_LISTEN")]
         metrics_listen: Option<SocketAddr>,
     },
+    /// Bring the catalogue's schema up to date and exit (`serve` does this at start too).
+    Migrate,
     /// Manage access keys.
     Credentials {
         #[command(subcommand)]
@@ -76,6 +87,11 @@ enum Command {
         #[command(subcommand)]
         command: LibraryCommand,
     },
+    /// Manage the keys libraries share to replicate assets.
+    ReplicationKey {
+        #[command(subcommand)]
+        command: ReplicationKeyCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,6 +116,17 @@ enum LibraryCommand {
         /// Rows per transaction.
         #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u16).range(1..))]
         batch_size: u16,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReplicationKeyCommand {
+    /// Print a new random key as `ID=BASE64`, for `replication_keys` /
+    /// `ASSETD_REPLICATION_KEYS` of every library that shares it.
+    Create {
+        /// Key id [default: generated].
+        #[arg(long)]
+        id: Option<String>,
     },
 }
 
@@ -146,16 +173,36 @@ fn config_from(cli: &Cli) -> anyhow::Result<Config> {
     if let Some(dir) = &cli.data_dir {
         config.data_dir = dir.clone();
     }
+    // Secrets come from the environment, never from flags (which `ps` shows).
+    if let Some(keys) = std::env::var("ASSETD_REPLICATION_KEYS")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        config.replication_keys = assetd::config::ReplicationKeyList::parse(&keys)
+            .context("reading ASSETD_REPLICATION_KEYS")?;
+    }
+    if let Some(id) = std::env::var("ASSETD_REPLICATION_KEY_ID")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        config.replication_key_id = Some(id);
+    }
+    if let Some(url) = &cli.database_url {
+        config.database_url = Some(url.clone());
+    }
     if let Some(url) = &cli.blob_url {
         config.blob_url = Some(url.clone());
     }
     if let Command::Serve {
         listen,
         public_url,
-        database_url,
+        webhook_allow_hosts,
         metrics_listen,
     } = &cli.command
     {
+        if let Some(v) = webhook_allow_hosts {
+            config.webhook_allow_hosts = v.clone();
+        }
         if let Some(v) = metrics_listen {
             config.metrics_listen = Some(*v);
         }
@@ -164,9 +211,6 @@ fn config_from(cli: &Cli) -> anyhow::Result<Config> {
         }
         if let Some(v) = public_url {
             config.public_url = Some(v.clone());
-        }
-        if let Some(v) = database_url {
-            config.database_url = Some(v.clone());
         }
     }
     if let Command::Scrub {
@@ -192,7 +236,8 @@ fn main() -> ExitCode {
         }
         return assetd::client::main(args);
     }
-    if let Err(e) = assetd::logging::init("info") {
+    // PostgreSQL's notices ("relation … already exists, skipping") are not news.
+    if let Err(e) = assetd::logging::init("info,sqlx::postgres::notice=warn") {
         eprintln!("error: {e:#}");
         return ExitCode::from(2);
     }
@@ -244,9 +289,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Command::Migrate => {
+            open_catalog(&config).await?;
+            println!("the catalogue's schema is up to date");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Credentials { command } => {
-            std::fs::create_dir_all(&config.data_dir)?;
-            let catalog = assetd::catalog::open(&config.catalog_url()).await?;
+            let catalog = open_catalog(&config).await?;
             credentials(catalog.as_ref(), command).await?;
             Ok(ExitCode::SUCCESS)
         }
@@ -306,8 +355,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::ReplicationKey {
+            command: ReplicationKeyCommand::Create { id },
+        } => {
+            println!("{}", assetd::service::replication::new_key(id.as_deref())?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Client(_) => unreachable!("handled before the runtime starts"),
     }
+}
+
+/// Opens (and migrates) the catalogue the settings select, for the one-shot commands.
+async fn open_catalog(
+    config: &Config,
+) -> anyhow::Result<std::sync::Arc<dyn assetd::catalog::Catalog>> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    assetd::catalog::open(&config.catalog_url())
+        .await
+        .context("opening the catalogue")
 }
 
 async fn credentials(

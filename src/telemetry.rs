@@ -31,6 +31,8 @@ pub const JOBS: &str = "assetd_jobs";
 pub const ASSETS: &str = "assetd_assets";
 /// Files waiting in the manual review queue.
 pub const REVIEW_QUEUE: &str = "assetd_review_queue_length";
+/// Files whose stored bytes the scrubber found damaged (downloads refuse them).
+pub const DAMAGED_FILES: &str = "assetd_damaged_files";
 
 /// Histogram buckets in seconds, from a fast API call to a long transcode.
 const BUCKETS: &[f64] = &[
@@ -94,6 +96,10 @@ fn describe() {
     );
     describe_gauge!(ASSETS, "Assets by state");
     describe_gauge!(REVIEW_QUEUE, "Files waiting for manual review");
+    describe_gauge!(
+        DAMAGED_FILES,
+        "Files whose stored bytes the scrubber found damaged"
+    );
 }
 
 /// Records one HTTP request.
@@ -125,6 +131,7 @@ pub fn tool_outcome(result: &Result<ToolOutput, ToolError>) -> &'static str {
         Err(ToolError::TimedOut { .. }) => "timed_out",
         Err(ToolError::Missing(_)) => "missing",
         Err(ToolError::OutputTooLarge { .. }) => "output_too_large",
+        Err(ToolError::OverLimit { .. }) => "over_limit",
         Err(ToolError::NoOutput { .. }) => "no_output",
         Err(ToolError::NotLocalFile(_)) => "refused_path",
         Err(ToolError::Io { .. }) => "io_error",
@@ -180,6 +187,8 @@ pub async fn render(catalog: &dyn Catalog) -> Result<String, CatalogError> {
         gauge!(ASSETS, "state" => state.as_str()).set(n as f64);
     }
     gauge!(REVIEW_QUEUE).set(stats.review_queue as f64);
+    let (damaged, _) = catalog.damaged_files(0).await?;
+    gauge!(DAMAGED_FILES).set(damaged as f64);
     handle.run_upkeep();
     Ok(handle.render())
 }

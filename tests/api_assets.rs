@@ -1796,11 +1796,11 @@ async fn soft_delete_moves_to_deleting_and_restore_returns_the_previous_state() 
         restore(c, id).await.ok();
         assert_eq!(state_of(c, id).await, previous);
     }
-    // Any mode other than force is the recycle bin.
+    // A mode other than force is refused, not taken for the recycle bin.
     c.delete(&format!("/digital-assets/{creating}?mode=soft"))
         .await
-        .ok();
-    assert_eq!(state_of(c, &creating).await, "DELETING");
+        .expect_error(400, "MSS.00000003");
+    assert_eq!(state_of(c, &creating).await, "CREATING");
 }
 
 #[tokio::test]
@@ -2361,4 +2361,30 @@ async fn list_name_search_understands_non_ascii_text() {
         listed(c, &format!("name={}", enc("nïc"))).await,
         strs(&["Ünïcode"])
     );
+}
+
+#[tokio::test]
+async fn nul_characters_are_refused_in_bodies_and_queries_and_find_nothing_in_paths() {
+    let server = TestServer::spawn().await;
+    let c = &server.client;
+    assert_invalid(
+        &c.post("/digital-assets", &image("before\u{0}after")).await,
+        "asset_name",
+    );
+    let id = c.create_asset(&image("fine")).await;
+    assert_invalid(
+        &c.put(
+            &format!("/digital-assets/{id}"),
+            &json!({"tags": ["ok", "b\u{0}d"]}),
+        )
+        .await,
+        "tags[1]",
+    );
+    c.get("/digital-assets?name=a%00b")
+        .await
+        .expect_error(400, "MSS.00000003");
+    c.get("/digital-assets/x%00y")
+        .await
+        .expect_error(404, "MSS.10001001");
+    assert_eq!(listed(c, "").await, strs(&["fine"]));
 }

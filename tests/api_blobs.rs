@@ -299,6 +299,7 @@ async fn a_flipped_byte_is_found_by_the_scrubber_and_never_served() {
         .expect_error(500, "MSS.10001011");
     let report = admin.get("/admin/scrub").await.ok().clone();
     assert_eq!(report["count"], 1, "{report}");
+    assert_eq!(damaged_metric(&server).await, 1.0);
     assert_eq!(report["damaged_files"][0]["file_id"], file.as_str());
     assert_eq!(report["damaged_files"][0]["asset_id"], asset.as_str());
     assert!(report["damaged_files"][0]["damage"]
@@ -323,6 +324,27 @@ async fn a_flipped_byte_is_found_by_the_scrubber_and_never_served() {
     let got = c.fetch(&url, None).await;
     assert!(got.status == 200 && got.bytes == data);
     assert_eq!(admin.get("/admin/scrub").await.ok()["count"], 0);
+    assert_eq!(damaged_metric(&server).await, 0.0);
+}
+
+/// The `assetd_damaged_files` gauge as `/metrics` reports it.
+async fn damaged_metric(server: &TestServer) -> f64 {
+    let text = server
+        .client
+        .http()
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("assetd_damaged_files "))
+        .unwrap_or_else(|| panic!("no assetd_damaged_files in {text}"))
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 #[tokio::test]

@@ -1515,7 +1515,8 @@ async fn every_state_change_is_posted_to_the_webhook_signed_with_its_secret() {
         hang_first: None,
     })
     .await;
-    let server = TestServer::spawn().await;
+    // The receiver listens on loopback, which webhooks may only call when allowed.
+    let server = TestServer::spawn_with(|c| c.webhook_allow_hosts = vec!["127.0.0.1".into()]).await;
     let c = &server.client;
 
     c.put("/webhook", &json!({"url": "ftp://example.com/hook"}))
@@ -1586,7 +1587,11 @@ async fn a_failing_webhook_is_retried_with_backoff_without_holding_up_requests()
         hang_first: Some(Duration::from_secs(3)),
     })
     .await;
-    let server = TestServer::spawn_with(|c| c.webhook_timeout_secs = 1).await;
+    let server = TestServer::spawn_with(|c| {
+        c.webhook_timeout_secs = 1;
+        c.webhook_allow_hosts = vec!["127.0.0.1".into()];
+    })
+    .await;
     let c = &server.client;
     let secret = "retry-secret-0123456789";
     c.put("/webhook", &json!({"url": receiver.url, "secret": secret}))

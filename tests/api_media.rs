@@ -11,7 +11,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::child::{assetd, ChildServer};
+use common::child::{assetd_on, ChildServer};
 use common::{fixture, Client, Media, TestServer};
 use serde_json::{json, Map, Value};
 
@@ -1148,9 +1148,7 @@ async fn kill_9_mid_job(
     let work = data_dir.join("work");
     let config = dir.path().join("assetd.toml");
     std::fs::write(&config, "job_lease_secs = 3\n").unwrap();
-    let created = assetd()
-        .arg("--data-dir")
-        .arg(&data_dir)
+    let created = assetd_on(&data_dir)
         .args(["credentials", "create", "--project-id", PROJECT])
         .args(["--access-key", AK, "--secret-key", SK])
         .output()

@@ -1,15 +1,19 @@
 //! The contract every [`Catalog`] backend must keep. Each check is a plain async function
-//! over `Arc<dyn Catalog>`; the `contract!` macro runs all of them on a fresh SQLite file,
-//! and on Postgres when `ASSETD_TEST_POSTGRES_URL` names a database (skipped otherwise).
-//!
-//! Checks only touch records under fresh random ids and project ids, so they can share one
-//! Postgres database and run in parallel.
+//! over `Arc<dyn Catalog>`; `on_both_backends!` runs all of them on a fresh SQLite file, and
+//! on a fresh PostgreSQL database when `ASSETD_TEST_DATABASE_URL` names a server
+//! (`scripts/test.sh` starts one; skipped otherwise).
+
+#[macro_use]
+#[path = "common/postgres.rs"]
+#[allow(dead_code)]
+mod test_postgres;
 
 use std::sync::Arc;
 
 use assetd::catalog::{
     Asset, AssetQuery, AssetSource, BlobState, Catalog, CatalogError, Credential, FileRecord,
-    JobCounts, JobOutcome, NewJob, ShareRole, SortKey, StoredBlob, TextMatch, Token, Write,
+    JobCounts, JobOutcome, Lane, NewJob, ProjectUsage, Quota, ShareRole, SortKey, StoredBlob,
+    TextMatch, Token, Write,
 };
 use assetd::model::{
     AssetExtraMeta, AssetSharedConfig, AssetState, AssetType, AutoOperation, AutoOperationConfig,
@@ -23,40 +27,9 @@ use time::{Duration, OffsetDateTime};
 
 type Cat = Arc<dyn Catalog>;
 
-/// Runs every listed check against each backend.
-macro_rules! contract {
-    ($($check:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $check() {
-                    let dir = tempfile::tempdir().unwrap();
-                    let url = format!("sqlite://{}", dir.path().join("c.db").display());
-                    let catalog = assetd::catalog::open(&url).await.expect("SQLite opens");
-                    super::$check(catalog).await;
-                }
-            )+
-        }
-
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $check() {
-                    let Ok(url) = std::env::var("ASSETD_TEST_POSTGRES_URL") else {
-                        eprintln!("ASSETD_TEST_POSTGRES_URL is not set; skipping");
-                        return;
-                    };
-                    let catalog = assetd::catalog::open(&url).await.expect("Postgres opens");
-                    super::$check(catalog).await;
-                }
-            )+
-        }
-    };
-}
-
-contract!(
+on_both_backends!(
     credentials_are_stored_found_and_replaced,
-    tokens_are_stored_and_found_by_hash,
+    tokens_are_stored_found_by_hash_and_revoked,
     a_server_secret_is_created_once_and_stays_stable,
     an_inserted_asset_round_trips_every_field,
     several_assets_are_fetched_by_id_skipping_unknown_ones,
@@ -76,9 +49,10 @@ contract!(
     list_filters_by_time_type_state_and_id,
     list_filters_by_system_property_service_and_app_user,
     list_filters_by_voice_and_avatar_meta,
-    list_orders_by_create_time_update_time_and_asset_order,
+    list_orders_by_create_time_update_time_asset_order_and_name,
     list_follows_share_roles_and_sources,
     list_sees_updated_tags_and_shares,
+    each_period_of_a_periodic_task_is_claimed_once,
     credentials_are_listed_without_secrets_and_deleted_with_their_tokens,
     stats_count_jobs_by_kind_assets_by_state_and_the_review_queue,
     a_running_job_reports_progress_until_it_is_claimed_again,
@@ -88,6 +62,8 @@ contract!(
     blob_writes_are_leased_renewed_and_claimed_once,
     a_damaged_copy_is_replaced_by_fresh_identical_bytes_for_every_file,
     scrub_verdicts_are_recorded_and_reported_with_their_files,
+    quotas_are_stored_and_a_write_past_one_is_refused_whole,
+    claims_take_only_the_lanes_asked_for,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -279,7 +255,7 @@ async fn credentials_are_stored_found_and_replaced(c: Cat) {
     assert!(c.credential(&ak.to_lowercase()).await.unwrap().is_none());
 }
 
-async fn tokens_are_stored_and_found_by_hash(c: Cat) {
+async fn tokens_are_stored_found_by_hash_and_revoked(c: Cat) {
     let hash = fresh();
     assert!(c.token(&hash).await.unwrap().is_none());
     let token = Token {
@@ -308,6 +284,11 @@ async fn tokens_are_stored_and_found_by_hash(c: Cat) {
     c.put_token(&other).await.unwrap();
     assert!(c.token(&hash).await.unwrap().unwrap().is_admin);
     assert!(!c.token(&other.token_hash).await.unwrap().unwrap().is_admin);
+    // Revoking one leaves the other.
+    assert!(c.delete_token(&hash).await.unwrap());
+    assert!(c.token(&hash).await.unwrap().is_none());
+    assert!(!c.delete_token(&hash).await.unwrap());
+    assert!(c.token(&other.token_hash).await.unwrap().is_some());
 }
 
 async fn a_server_secret_is_created_once_and_stays_stable(c: Cat) {
@@ -1075,7 +1056,7 @@ async fn list_filters_by_voice_and_avatar_meta(c: Cat) {
     );
 }
 
-async fn list_orders_by_create_time_update_time_and_asset_order(c: Cat) {
+async fn list_orders_by_create_time_update_time_asset_order_and_name(c: Cat) {
     let project = fresh();
     let ordered = |name: &str, order: Option<i32>, created: i64, updated: i64| Asset {
         asset_order: order,
@@ -1121,6 +1102,14 @@ async fn list_orders_by_create_time_update_time_and_asset_order(c: Cat) {
     assert_eq!(
         names(&c, by(SortKey::AssetOrder, true)).await,
         strs(&["B", "A", "C", "D"])
+    );
+    assert_eq!(
+        names(&c, by(SortKey::AssetName, false)).await,
+        strs(&["A", "B", "C", "D"])
+    );
+    assert_eq!(
+        names(&c, by(SortKey::AssetName, true)).await,
+        strs(&["D", "C", "B", "A"])
     );
     // Equal creation times fall back to insertion order.
     let project2 = fresh();
@@ -1291,6 +1280,33 @@ async fn list_sees_updated_tags_and_shares(c: Cat) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Periodic tasks
+
+async fn each_period_of_a_periodic_task_is_claimed_once(c: Cat) {
+    let task = format!("task-{}", fresh());
+    let claims = futures::future::join_all((0..8).map(|_| c.claim_period(&task, at(60))));
+    let won = claims
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|&claimed| claimed)
+        .count();
+    assert_eq!(won, 1, "one of eight concurrent claims wins");
+    assert!(!c.claim_period(&task, at(60)).await.unwrap());
+    assert!(
+        !c.claim_period(&task, at(0)).await.unwrap(),
+        "an earlier period"
+    );
+    assert!(c.claim_period(&task, at(120)).await.unwrap());
+    assert!(
+        c.claim_period(&format!("other-{task}"), at(60))
+            .await
+            .unwrap(),
+        "tasks are independent"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
 // Operator tooling: credentials, stats, job progress
 
 async fn credentials_are_listed_without_secrets_and_deleted_with_their_tokens(c: Cat) {
@@ -1339,6 +1355,7 @@ fn job(kind: &str, key: Option<String>) -> NewJob {
         dedup_key: key,
         run_after: OffsetDateTime::now_utc() - Duration::SECOND,
         max_attempts: 3,
+        lane: Lane::Light,
     }
 }
 
@@ -1408,7 +1425,12 @@ async fn a_running_job_reports_progress_until_it_is_claimed_again(c: Cat) {
 
     let now = OffsetDateTime::now_utc();
     let claimed = c
-        .claim_job("w1", now, now + Duration::MINUTE)
+        .claim_job(
+            "w1",
+            now,
+            now + Duration::MINUTE,
+            &[Lane::Light, Lane::Heavy],
+        )
         .await
         .unwrap()
         .expect("claimable");
@@ -1440,7 +1462,12 @@ async fn a_running_job_reports_progress_until_it_is_claimed_again(c: Cat) {
     assert_eq!(retried.progress, None, "a retry starts from scratch");
 
     let again = c
-        .claim_job("w2", now, now + Duration::MINUTE)
+        .claim_job(
+            "w2",
+            now,
+            now + Duration::MINUTE,
+            &[Lane::Light, Lane::Heavy],
+        )
         .await
         .unwrap()
         .expect("claimable");
@@ -1683,4 +1710,125 @@ async fn scrub_verdicts_are_recorded_and_reported_with_their_files(c: Cat) {
     );
     let usage = c.storage_usage().await.unwrap();
     assert!(usage.blobs >= 1 && usage.stored_bytes >= 10 && usage.logical_bytes >= 10);
+}
+
+// ---------------------------------------------------------------------------------------
+// Quotas
+
+async fn quotas_are_stored_and_a_write_past_one_is_refused_whole(c: Cat) {
+    let project = fresh();
+    assert_eq!(c.quota(&project).await.unwrap(), None);
+    let quota = Quota {
+        project_id: project.clone(),
+        max_bytes: Some(25),
+        max_assets: Some(2),
+        requests_per_second: Some(7),
+    };
+    c.put_quota(&quota).await.unwrap();
+    assert_eq!(c.quota(&project).await.unwrap(), Some(quota.clone()));
+
+    let a = asset(&project, "a");
+    insert(&c, vec![a.clone()]).await;
+    insert_file(&c, file(&a, FileCategory::Main, FileState::Creating, 0))
+        .await
+        .unwrap();
+    let usage = ProjectUsage {
+        bytes: 10,
+        assets: 1,
+    };
+    assert_eq!(c.project_usage(&project).await.unwrap(), usage);
+
+    // A second file (20 bytes in all) fits; a third (30) does not, and nothing of its write
+    // is kept. A generated file does not count.
+    insert_file(&c, file(&a, FileCategory::Other, FileState::Created, 1))
+        .await
+        .unwrap();
+    let b = asset(&project, "b");
+    let over = c
+        .apply(Write {
+            new_assets: vec![b.clone()],
+            new_files: vec![file(&b, FileCategory::Main, FileState::Creating, 2)],
+            ..Write::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(over, CatalogError::QuotaExceeded(_)), "{over:?}");
+    assert!(c.asset(&b.asset_id).await.unwrap().is_none());
+    let mut made = file(&a, FileCategory::Other, FileState::Created, 3);
+    made.derived = Some(assetd::catalog::Derived::Thumbnail);
+    insert_file(&c, made).await.unwrap();
+    assert_eq!(c.project_usage(&project).await.unwrap().bytes, 20);
+
+    // A cancelled file gives its bytes back; the asset limit still holds.
+    let mut first = c.files_of(std::slice::from_ref(&a.asset_id)).await.unwrap()[0].clone();
+    first.state = FileState::Cancelled;
+    c.apply(Write {
+        files: vec![first],
+        ..Write::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(c.project_usage(&project).await.unwrap().bytes, 10);
+    insert(&c, vec![asset(&project, "c")]).await;
+    let third = c
+        .apply(Write {
+            new_assets: vec![asset(&project, "d")],
+            ..Write::default()
+        })
+        .await;
+    assert!(
+        matches!(third, Err(CatalogError::QuotaExceeded(_))),
+        "{third:?}"
+    );
+
+    // All limits lifted: no quota, and anything goes.
+    c.put_quota(&Quota {
+        project_id: project.clone(),
+        ..Quota::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(c.quota(&project).await.unwrap(), None);
+    insert(&c, vec![asset(&project, "e")]).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Job lanes
+
+async fn claims_take_only_the_lanes_asked_for(c: Cat) {
+    // Checks may share one database, and claims take the oldest due job of any check: this
+    // one claims only from the heavy lane, which no other check fills, and its light job is
+    // due after the job the progress check claims, so that one never takes it.
+    let key = fresh();
+    let job = |lane: Lane, secs: i64| NewJob {
+        kind: "contract".to_owned(),
+        payload: format!("{{\"key\":\"{key}\",\"lane\":\"{}\"}}", lane.as_str()),
+        dedup_key: Some(format!("{key}:{}", lane.as_str())),
+        run_after: OffsetDateTime::UNIX_EPOCH + Duration::seconds(secs),
+        max_attempts: 3,
+        lane,
+    };
+    // The light job is older, yet a claim of the heavy lane skips it.
+    let write = Write {
+        jobs: vec![job(Lane::Light, 2), job(Lane::Heavy, 3)],
+        ..Write::default()
+    };
+    c.apply(write).await.unwrap();
+    let now = OffsetDateTime::now_utc();
+    let lease = now + Duration::minutes(5);
+    let heavy = c
+        .claim_job("w-heavy", now, lease, &[Lane::Heavy])
+        .await
+        .unwrap()
+        .expect("the heavy job");
+    assert_eq!(heavy.lane, Lane::Heavy);
+    assert!(heavy.payload.contains(&key) && heavy.payload.contains("heavy"));
+    assert!(c
+        .claim_job("w-heavy", now, lease, &[Lane::Heavy])
+        .await
+        .unwrap()
+        .is_none_or(|other| !other.payload.contains(&key)));
+    c.finish_job(heavy.id, "w-heavy", JobOutcome::Done)
+        .await
+        .unwrap();
 }

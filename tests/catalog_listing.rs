@@ -1,6 +1,12 @@
-//! The SQLite catalogue's fast paths keep the plain semantics: writes committed together by
-//! the writer task still succeed or fail one by one, totals kept in `asset_counts` equal a
-//! recount, and the trigram and tag indexes only narrow what LIKE and `=` decide.
+//! The catalogues' fast paths keep the plain semantics: concurrent writes (committed
+//! together by SQLite's writer task) still succeed or fail one by one, totals kept in
+//! `asset_counts` equal a recount, and the trigram and tag indexes only narrow what LIKE and
+//! `=` decide. Every check runs on SQLite and on PostgreSQL.
+
+#[macro_use]
+#[path = "common/postgres.rs"]
+#[allow(dead_code)]
+mod test_postgres;
 
 use std::sync::Arc;
 
@@ -10,11 +16,13 @@ use time::OffsetDateTime;
 
 type Cat = Arc<dyn Catalog>;
 
-async fn catalog() -> (Cat, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("c.db").display());
-    (assetd::catalog::open(&url).await.expect("opens"), dir)
-}
+on_both_backends!(
+    concurrent_writes_commit_together_but_a_conflict_fails_only_its_own,
+    totals_by_type_and_state_match_a_recount_after_changes,
+    trigram_candidates_are_narrowed_to_the_plain_text_match,
+    fuzzy_tags_match_like_before_including_tags_added_by_updates,
+    asset_order_sorts_orders_first_nulls_last_and_ties_newest_first,
+);
 
 fn asset(project: &str, name: &str, secs: i64) -> Asset {
     let t = OffsetDateTime::from_unix_timestamp(1_750_000_000 + secs).unwrap();
@@ -83,9 +91,7 @@ async fn names(c: &Cat, q: AssetQuery) -> (u64, Vec<String>) {
     (page.count, names)
 }
 
-#[tokio::test]
-async fn concurrent_writes_commit_together_but_a_conflict_fails_only_its_own() {
-    let (c, _dir) = catalog().await;
+async fn concurrent_writes_commit_together_but_a_conflict_fails_only_its_own(c: Cat) {
     let project = "p";
     let stale = asset(project, "stale", 0);
     create(&c, vec![stale.clone()]).await;
@@ -134,9 +140,7 @@ async fn concurrent_writes_commit_together_but_a_conflict_fails_only_its_own() {
     assert!(!listed.contains(&"lost update".to_owned()));
 }
 
-#[tokio::test]
-async fn totals_by_type_and_state_match_a_recount_after_changes() {
-    let (c, _dir) = catalog().await;
+async fn totals_by_type_and_state_match_a_recount_after_changes(c: Cat) {
     let project = "p";
     let mut assets = (0..9)
         .map(|i| asset(project, &format!("a{i}"), i))
@@ -192,9 +196,7 @@ async fn totals_by_type_and_state_match_a_recount_after_changes() {
     }
 }
 
-#[tokio::test]
-async fn trigram_candidates_are_narrowed_to_the_plain_text_match() {
-    let (c, _dir) = catalog().await;
+async fn trigram_candidates_are_narrowed_to_the_plain_text_match(c: Cat) {
     let project = "p";
     let all = [
         "Quiet Harbor promo",
@@ -256,9 +258,7 @@ async fn trigram_candidates_are_narrowed_to_the_plain_text_match() {
     );
 }
 
-#[tokio::test]
-async fn fuzzy_tags_match_like_before_including_tags_added_by_updates() {
-    let (c, _dir) = catalog().await;
+async fn fuzzy_tags_match_like_before_including_tags_added_by_updates(c: Cat) {
     let project = "p";
     let mut a = asset(project, "a", 0);
     a.tags = vec!["News".into(), "50%_off".into()];
@@ -316,9 +316,7 @@ async fn fuzzy_tags_match_like_before_including_tags_added_by_updates() {
     );
 }
 
-#[tokio::test]
-async fn asset_order_sorts_orders_first_nulls_last_and_ties_newest_first() {
-    let (c, _dir) = catalog().await;
+async fn asset_order_sorts_orders_first_nulls_last_and_ties_newest_first(c: Cat) {
     let project = "p";
     let orders = [Some(2), None, Some(1), Some(2), None, Some(3)];
     create(

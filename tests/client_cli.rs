@@ -14,7 +14,7 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::Router;
 use common::child::assetd;
-use common::{ffmpeg, fixture, md5_b64, png, Client, Media, TestServer};
+use common::{ffmpeg, fixture, md5_b64, png, sdk_python, Client, Media, TestServer};
 use serde_json::{json, Value};
 
 /// What a CLI run printed and how it ended.
@@ -100,24 +100,6 @@ fn write(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, data).unwrap();
     path
-}
-
-/// The Python of the venv holding the official SDK (scripts/sdk-venv.sh makes it).
-fn sdk_python() -> PathBuf {
-    let python = std::env::var_os("ASSETD_SDK_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let cache = std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"));
-            cache.join("assetd-sdk-smoke/venv/bin/python")
-        });
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/sdk-venv.sh (scripts/test.sh does)",
-        python.display()
-    );
-    python
 }
 
 /// Lists (every page) and shows each asset with the official SDK.

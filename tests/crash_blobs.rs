@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use assetd::blobs::BlobKey;
 use assetd::catalog::{AssetQuery, BlobState, Catalog};
-use common::child::{assetd, blob_url_for, objects, store_for, ChildServer};
+use common::child::{assetd_on, objects, store_for, ChildServer};
 use common::{md5_b64, Client};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -32,9 +32,7 @@ fn setup(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
         "job_lease_secs = 3\nreconcile_interval_secs = 2\nrecycle_retention_secs = 0\n",
     )
     .unwrap();
-    let created = assetd()
-        .arg("--data-dir")
-        .arg(&data_dir)
+    let created = assetd_on(&data_dir)
         .args(["credentials", "create", "--project-id", PROJECT])
         .args(["--access-key", AK, "--secret-key", SK])
         .output()
@@ -43,9 +41,11 @@ fn setup(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     (data_dir, config)
 }
 
-/// The catalogue of `data_dir`, opened beside the server (SQLite allows readers alongside).
+/// The catalogue of `data_dir`, opened beside the server (SQLite allows readers alongside;
+/// on PostgreSQL, the server's own database).
 async fn catalog_of(data_dir: &Path) -> Arc<dyn Catalog> {
-    let url = format!("sqlite://{}", data_dir.join("catalog.db").display());
+    let url = common::postgres::database_for(data_dir)
+        .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("catalog.db").display()));
     assetd::catalog::open(&url).await.unwrap()
 }
 
@@ -240,12 +240,7 @@ async fn assert_consistent(data_dir: &Path, catalog: &dyn Catalog) -> (usize, us
 
 /// `assetd scrub` on a stopped server's data directory: its exit code and output.
 fn scrub(data_dir: &Path) -> (i32, String) {
-    let mut command = assetd();
-    command.arg("--data-dir").arg(data_dir);
-    if let Some(url) = blob_url_for(data_dir) {
-        command.arg("--blob-url").arg(url);
-    }
-    let out = command.arg("scrub").output().unwrap();
+    let out = assetd_on(data_dir).arg("scrub").output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::child::{assetd, objects, store_for, ChildServer};
+use common::child::{assetd_on, objects, store_for, ChildServer};
 use common::{md5_b64, png, Client, Reply};
 use serde_json::json;
 
@@ -60,9 +60,7 @@ async fn wait_actived(c: &Client, asset_id: &str) {
 async fn a_kill_9_mid_upload_loses_nothing_confirmed_and_leaves_no_partial_file() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
-    let created = assetd()
-        .arg("--data-dir")
-        .arg(&data_dir)
+    let created = assetd_on(&data_dir)
         .args(["credentials", "create", "--project-id", PROJECT])
         .args(["--access-key", AK, "--secret-key", SK])
         .output()

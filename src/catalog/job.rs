@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::NewJob;
+use super::{Lane, NewJob};
 
 /// A unit of background work. Jobs are idempotent: running one twice ends the same way.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,6 +142,7 @@ impl Job {
             dedup_key,
             run_after: OffsetDateTime::now_utc(),
             max_attempts,
+            lane: Lane::Light,
         }
     }
 }

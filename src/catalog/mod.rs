@@ -6,8 +6,10 @@
 //! [`Catalog::apply`] commits a [`Write`] atomically only if every version still matches.
 
 mod job;
+pub mod postgres;
 pub mod rows;
 pub mod sqlite;
+mod stored;
 mod update;
 
 use std::sync::Arc;
@@ -34,8 +36,9 @@ pub enum CatalogError {
     /// A uniqueness rule of the schema was violated (e.g. a second MAIN file).
     #[error("unique constraint violated: {0}")]
     Unique(String),
-    /// The catalogue URL names no supported backend.
-    #[error("unsupported catalogue URL: {0}")]
+    /// The catalogue URL names no supported backend (only its scheme is kept: the rest may
+    /// hold a password).
+    #[error("unsupported catalogue URL scheme {0:?}; use sqlite:// or postgres://")]
     UnsupportedUrl(String),
     /// A file was to refer to a blob that is not (or no longer) LIVE.
     #[error("blob {0} is not stored (any more)")]
@@ -50,15 +53,89 @@ pub enum CatalogError {
     /// A migration failed.
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database was migrated by a newer assetd than this one.
+    #[error(
+        "the catalogue's schema is at migration {found}, newer than this assetd knows \
+         (up to {known}); run a newer assetd against it"
+    )]
+    SchemaTooNew {
+        /// The newest migration applied to the database.
+        found: i64,
+        /// The newest migration this build carries.
+        known: i64,
+    },
     /// A stored document could not be decoded.
     #[error("corrupt record: {0}")]
     Corrupt(#[from] serde_json::Error),
+    /// The write would take a project past its quota; nothing was written.
+    #[error(transparent)]
+    QuotaExceeded(#[from] QuotaExceeded),
 }
 
 impl CatalogError {
-    /// Storage failures are internal unless a caller maps them on purpose.
+    /// Storage failures are internal unless a caller maps them on purpose; a quota is the
+    /// caller's limit.
     pub fn code(&self) -> Code {
-        Code::Internal
+        match self {
+            Self::QuotaExceeded(_) => Code::QuotaExceeded,
+            _ => Code::Internal,
+        }
+    }
+}
+
+/// The limits an admin set for a project; `None` is no limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Quota {
+    /// The project.
+    pub project_id: String,
+    /// Bytes of uploaded files (see [`ProjectUsage::bytes`]).
+    pub max_bytes: Option<u64>,
+    /// Assets that are not DELETED.
+    pub max_assets: Option<u64>,
+    /// Authenticated API requests per second, on each node.
+    pub requests_per_second: Option<u32>,
+}
+
+/// What a project holds, as quotas count it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProjectUsage {
+    /// Declared sizes of the files it uploaded or is uploading (not FAILED, CANCELLED or
+    /// deleted); files the server generated from them do not count.
+    pub bytes: u64,
+    /// Its assets that are not DELETED (the recycle bin counts).
+    pub assets: u64,
+}
+
+/// A write refused because a project would exceed a limit of its quota.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "project {project_id} would hold {would} {what} with this request; its quota allows {limit}"
+)]
+pub struct QuotaExceeded {
+    /// The project.
+    pub project_id: String,
+    /// `bytes` or `assets`.
+    pub what: &'static str,
+    /// The limit.
+    pub limit: u64,
+    /// What the project would hold after the write.
+    pub would: u64,
+}
+
+impl QuotaExceeded {
+    /// The first limit of `quota` that `usage` exceeds.
+    pub fn check(quota: &Quota, usage: ProjectUsage) -> Result<(), Self> {
+        let over = |what, limit: Option<u64>, would: u64| match limit {
+            Some(limit) if would > limit => Err(Self {
+                project_id: quota.project_id.clone(),
+                what,
+                limit,
+                would,
+            }),
+            _ => Ok(()),
+        };
+        over("assets", quota.max_assets, usage.assets)?;
+        over("bytes", quota.max_bytes, usage.bytes)
     }
 }
 
@@ -327,6 +404,45 @@ impl BlobState {
     }
 }
 
+/// Which queue a job waits in. Workers take `Heavy` jobs only while they keep capacity for
+/// `Light` ones (see `jobs::spawn_workers`), so slow jobs cannot starve quick ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lane {
+    /// Quick work: images, audio, timers, webhook deliveries.
+    #[default]
+    Light,
+    /// Slow work: video transcodes, deck conversions.
+    Heavy,
+}
+
+impl Lane {
+    /// The stored spelling.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Lane::Light => "light",
+            Lane::Heavy => "heavy",
+        }
+    }
+
+    /// The lane a MAIN file of `asset_type` is processed in: transcodes and deck conversions
+    /// take minutes, the rest seconds.
+    pub fn for_main_file(asset_type: AssetType) -> Self {
+        match asset_type {
+            AssetType::Video | AssetType::Ppt => Lane::Heavy,
+            _ => Lane::Light,
+        }
+    }
+
+    /// Parses the stored spelling; anything unknown is light.
+    pub fn parse(s: &str) -> Self {
+        if s == "heavy" {
+            Lane::Heavy
+        } else {
+            Lane::Light
+        }
+    }
+}
+
 impl std::str::FromStr for BlobState {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -420,6 +536,15 @@ pub struct NewJob {
     pub run_after: OffsetDateTime,
     /// Attempts before the job fails for good.
     pub max_attempts: i32,
+    /// The queue it waits in.
+    pub lane: Lane,
+}
+
+impl NewJob {
+    /// The same job, waiting in `lane`.
+    pub fn in_lane(self, lane: Lane) -> Self {
+        Self { lane, ..self }
+    }
 }
 
 /// A claimed job.
@@ -437,6 +562,8 @@ pub struct JobRecord {
     pub max_attempts: i32,
     /// Error of the previous attempt.
     pub last_error: Option<String>,
+    /// The queue it waited in.
+    pub lane: Lane,
 }
 
 /// How a job attempt ended.
@@ -509,6 +636,8 @@ pub enum SortKey {
     UpdateTime,
     /// Console display order; ties newest first.
     AssetOrder,
+    /// Asset name, byte order (an extension: `sort_key=asset_name`); ties oldest first.
+    AssetName,
 }
 
 /// Whose assets a listing covers.
@@ -624,6 +753,8 @@ pub trait Catalog: Send + Sync + 'static {
     async fn put_token(&self, token: &Token) -> Result<(), CatalogError>;
     /// Looks up a token by the hash of its value.
     async fn token(&self, token_hash: &str) -> Result<Option<Token>, CatalogError>;
+    /// Revokes a token; `false` when there was none with that hash.
+    async fn delete_token(&self, token_hash: &str) -> Result<bool, CatalogError>;
     /// Returns the named server secret, creating it from `fresh` on first use.
     async fn server_secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, CatalogError>;
 
@@ -645,12 +776,14 @@ pub trait Catalog: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<FileRecord>, CatalogError>;
 
-    /// Claims the next due job (or one whose lease expired) for `worker` until `lease_until`.
+    /// Claims the next due job (or one whose lease expired) in one of `lanes` for `worker`
+    /// until `lease_until`; oldest `run_after` first across those lanes.
     async fn claim_job(
         &self,
         worker: &str,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
+        lanes: &[Lane],
     ) -> Result<Option<JobRecord>, CatalogError>;
     /// Extends a claimed job's lease; `false` when the worker no longer holds it.
     async fn heartbeat_job(
@@ -668,6 +801,14 @@ pub trait Catalog: Send + Sync + 'static {
     ) -> Result<(), CatalogError>;
     /// Queue depth by state.
     async fn job_counts(&self) -> Result<JobCounts, CatalogError>;
+    /// Claims the run of the periodic task `name` for the period starting at `period_start`:
+    /// `true` for exactly one caller per task and period, whichever node asks first, and
+    /// `false` for a period that is not later than the last one claimed.
+    async fn claim_period(
+        &self,
+        name: &str,
+        period_start: OffsetDateTime,
+    ) -> Result<bool, CatalogError>;
 
     /// Files in the given state across all projects, oldest first (the manual review queue).
     async fn files_in_state(
@@ -772,10 +913,20 @@ pub trait Catalog: Send + Sync + 'static {
     /// The pending (QUEUED or RUNNING) job with `dedup_key`, if any.
     async fn job_status(&self, dedup_key: &str) -> Result<Option<JobStatus>, CatalogError>;
 
+    /// A project's quota, if an admin set one.
+    async fn quota(&self, project_id: &str) -> Result<Option<Quota>, CatalogError>;
+    /// Sets a project's quota; one without any limit is removed.
+    async fn put_quota(&self, quota: &Quota) -> Result<(), CatalogError>;
+    /// What a project holds, as its quota counts it.
+    async fn project_usage(&self, project_id: &str) -> Result<ProjectUsage, CatalogError>;
+
     /// Commits a [`Write`] atomically. Every asset whose `asset_state` changes also gets an
     /// [`EVENT_JOB_KIND`] job when its project has a webhook (the transactional outbox). Fails with [`CatalogError::Conflict`] when any updated
     /// record's version changed, and [`CatalogError::Unique`] when a uniqueness rule breaks;
-    /// in both cases nothing is written.
+    /// in both cases nothing is written. A write that adds assets or uploaded files (not
+    /// `derived` ones) to a project with a quota fails with [`CatalogError::QuotaExceeded`]
+    /// when the project would then exceed it; the check and the write are one transaction,
+    /// so concurrent writes cannot overshoot together.
     ///
     /// Blob references change here too: a file refers to the blob its `blob_key` names, and
     /// only a LIVE one ([`CatalogError::BlobGone`] otherwise). A blob whose last reference
@@ -809,11 +960,28 @@ pub fn state_event(
     })
 }
 
-/// Opens the catalogue named by `url` and brings its schema up to date.
+/// Opens the catalogue named by `url` (`sqlite://…`, `postgres://…`) and brings its schema
+/// up to date.
 pub async fn open(url: &str) -> Result<Arc<dyn Catalog>, CatalogError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteCatalog::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgCatalog::open(url).await?))
     } else {
-        Err(CatalogError::UnsupportedUrl(url.to_owned()))
+        let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+        Err(CatalogError::UnsupportedUrl(scheme.to_owned()))
+    }
+}
+
+/// Refuses a database whose newest applied migration (`applied`) is one this build does not
+/// have: a newer assetd migrated it, and this one would misread what it wrote.
+fn check_schema(
+    migrator: &sqlx::migrate::Migrator,
+    applied: Option<i64>,
+) -> Result<(), CatalogError> {
+    let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    match applied {
+        Some(found) if found > known => Err(CatalogError::SchemaTooNew { found, known }),
+        _ => Ok(()),
     }
 }

@@ -16,13 +16,14 @@ use sqlx::{ConnectOptions, Connection, QueryBuilder, Row, Sqlite, SqliteConnecti
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
+use super::stored::{from_micros, micros, shared_type, shared_with, state_event_job};
 use super::{
     AccessRecord, Asset, AssetPage, AssetQuery, AssetSource, BlobRecord, BlobWrite, Catalog,
     CatalogError, CatalogStats, Credential, CredentialInfo, DamagedFile, FileRecord, JobCounts,
-    JobOutcome, JobRecord, JobStatus, NewJob, ShareRole, SortKey, StorageUsage, StoredBlob,
-    TextMatch, Token, Webhook, Write, BLOB_DELETE_JOB_KIND, EVENT_JOB_KIND,
+    JobOutcome, JobRecord, JobStatus, Lane, NewJob, ProjectUsage, Quota, ShareRole, SortKey,
+    StorageUsage, StoredBlob, TextMatch, Token, Webhook, Write, BLOB_DELETE_JOB_KIND,
 };
-use crate::model::{AssetState, AssetType, FileState, SharedType};
+use crate::model::{AssetState, AssetType, FileState};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -57,11 +58,30 @@ impl SqliteCatalog {
             .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
+        super::check_schema(&MIGRATOR, applied_migration(&pool).await?)?;
         MIGRATOR.run(&pool).await?;
         let (writes, queue) = mpsc::channel(MAX_WRITE_BATCH);
         tokio::spawn(run_writer(options.clone(), options.connect().await?, queue));
         Ok(Self { pool, writes })
     }
+}
+
+/// The newest migration applied to the database, if any.
+async fn applied_migration(pool: &SqlitePool) -> Result<Option<i64>, CatalogError> {
+    let migrated: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table'
+             AND name = '_sqlx_migrations')",
+    )
+    .fetch_one(pool)
+    .await?;
+    if !migrated {
+        return Ok(None);
+    }
+    Ok(
+        sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(pool)
+            .await?,
+    )
 }
 
 /// Runs `work` as a task of its own. sqlx cannot roll back a transaction whose `BEGIN` was
@@ -74,16 +94,6 @@ async fn detached<T: Send + 'static>(
     tokio::spawn(work).await.map_err(|e| {
         CatalogError::Database(sqlx::Error::Protocol(format!("catalogue task failed: {e}")))
     })?
-}
-
-/// Microseconds since the epoch: the stored form of every timestamp.
-fn micros(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000) as i64
-}
-
-fn from_micros(us: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 fn map_unique(err: sqlx::Error) -> CatalogError {
@@ -107,15 +117,6 @@ fn decode_file(row: &sqlx::sqlite::SqliteRow) -> Result<FileRecord, CatalogError
     let mut file: FileRecord = serde_json::from_str(&doc)?;
     file.version = row.try_get("version")?;
     Ok(file)
-}
-
-fn shared_type(asset: &Asset) -> &'static str {
-    asset
-        .shared_config
-        .as_ref()
-        .and_then(|c| c.shared_type)
-        .unwrap_or(SharedType::Private)
-        .as_str()
 }
 
 /// Rewrites the derived tag and share rows of one asset.
@@ -142,17 +143,6 @@ async fn sync_children(
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-/// The projects an asset is shared with (only SHARED assets have any).
-fn shared_with(asset: &Asset) -> impl Iterator<Item = &String> {
-    asset
-        .shared_config
-        .as_ref()
-        .filter(|config| config.shared_type == Some(SharedType::Shared))
-        .and_then(|config| config.allowed_project_ids.as_ref())
-        .into_iter()
-        .flatten()
 }
 
 /// Inserts new assets with their tag and share rows: three statements sent as one, whose
@@ -243,6 +233,7 @@ async fn commit_writes(conn: &mut SqliteConnection, writes: &[&Write]) -> Result
             insert_job(&mut tx, job).await?;
         }
     }
+    check_quotas(&mut tx, writes).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -324,6 +315,39 @@ async fn commit_files(conn: &mut SqliteConnection, write: &Write) -> Result<(), 
     Ok(())
 }
 
+/// Fails when a project that `writes` add assets or uploaded files to is now past its quota.
+/// Run inside the write transaction, after the write: SQLite's single writer makes check and
+/// write one step, so concurrent requests cannot overshoot together.
+async fn check_quotas(conn: &mut SqliteConnection, writes: &[&Write]) -> Result<(), CatalogError> {
+    let mut projects: Vec<&str> = writes
+        .iter()
+        .flat_map(|w| {
+            let assets = w.new_assets.iter().map(|a| a.project_id.as_str());
+            let files = w.new_files.iter().filter(|f| f.derived.is_none());
+            assets.chain(files.map(|f| f.project_id.as_str()))
+        })
+        .collect();
+    if projects.is_empty() {
+        return Ok(());
+    }
+    projects.sort_unstable();
+    projects.dedup();
+    let rows = sqlx::query(
+        "SELECT project_id, max_bytes, max_assets, requests_per_second FROM project_quotas
+         WHERE project_id IN (SELECT value FROM json_each(?))
+             AND (max_bytes IS NOT NULL OR max_assets IS NOT NULL)",
+    )
+    .bind(serde_json::to_string(&projects)?)
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in rows {
+        let quota = decode_quota(&row)?;
+        let usage = usage_of(&mut *conn, &quota.project_id).await?;
+        super::QuotaExceeded::check(&quota, usage)?;
+    }
+    Ok(())
+}
+
 /// What recording a write's stored blobs decided.
 #[derive(Default)]
 struct Settled {
@@ -400,6 +424,7 @@ fn delete_blob_job(key: &str) -> NewJob {
         dedup_key: Some(format!("{BLOB_DELETE_JOB_KIND}:{key}")),
         run_after: OffsetDateTime::now_utc(),
         max_attempts: 10,
+        lane: Lane::Light,
     }
 }
 
@@ -450,6 +475,38 @@ fn decode_blob(row: &sqlx::sqlite::SqliteRow) -> Result<BlobRecord, CatalogError
 }
 
 const BLOB_COLUMNS: &str = "key, sha256, md5, size, state, damage, checked_at";
+
+fn decode_quota(row: &sqlx::sqlite::SqliteRow) -> Result<Quota, CatalogError> {
+    let limit = |name| -> Result<Option<u64>, CatalogError> {
+        Ok(row
+            .try_get::<Option<i64>, _>(name)?
+            .map(|v| v.max(0) as u64))
+    };
+    Ok(Quota {
+        project_id: row.try_get("project_id")?,
+        max_bytes: limit("max_bytes")?,
+        max_assets: limit("max_assets")?,
+        requests_per_second: limit("requests_per_second")?.map(|v| v.min(u32::MAX as u64) as u32),
+    })
+}
+
+async fn usage_of(
+    conn: &mut SqliteConnection,
+    project_id: &str,
+) -> Result<ProjectUsage, CatalogError> {
+    let (bytes, assets): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT coalesce(sum(bytes), 0) FROM project_bytes WHERE project_id = ?1),
+             (SELECT coalesce(sum(n), 0) FROM asset_counts
+              WHERE project_id = ?1 AND asset_state <> 'DELETED')",
+    )
+    .bind(project_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(ProjectUsage {
+        bytes: bytes.max(0) as u64,
+        assets: assets.max(0) as u64,
+    })
+}
 
 /// The writer task: commits every queued [`Write`] on its own connection, as many as are
 /// waiting in one transaction (group commit), and answers each.
@@ -529,9 +586,9 @@ async fn enqueue_state_event(
     asset: &Asset,
     from: Option<AssetState>,
 ) -> Result<(), CatalogError> {
-    if from == Some(asset.asset_state) {
+    let Some(job) = state_event_job(asset, from) else {
         return Ok(());
-    }
+    };
     let hooked: Option<i64> = sqlx::query_scalar("SELECT 1 FROM webhooks WHERE project_id = ?")
         .bind(&asset.project_id)
         .fetch_optional(&mut *conn)
@@ -539,24 +596,7 @@ async fn enqueue_state_event(
     if hooked.is_none() {
         return Ok(());
     }
-    let now = OffsetDateTime::now_utc();
-    let payload = serde_json::json!({
-        "kind": EVENT_JOB_KIND,
-        "project_id": asset.project_id,
-        "event": super::state_event(asset, from, now),
-    });
-    sqlx::query(
-        "INSERT INTO jobs (kind, payload, state, max_attempts, run_after, created_at, updated_at)
-         VALUES (?, ?, 'QUEUED', 8, ?, ?, ?)",
-    )
-    .bind(EVENT_JOB_KIND)
-    .bind(payload.to_string())
-    .bind(micros(now))
-    .bind(micros(now))
-    .bind(micros(now))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    insert_job(conn, &job).await
 }
 
 async fn update_asset(conn: &mut SqliteConnection, asset: &Asset) -> Result<(), CatalogError> {
@@ -638,8 +678,8 @@ async fn insert_job(conn: &mut SqliteConnection, job: &NewJob) -> Result<(), Cat
     let now = micros(OffsetDateTime::now_utc());
     sqlx::query(
         "INSERT OR IGNORE INTO jobs (kind, payload, dedup_key, state, max_attempts, run_after,
-             created_at, updated_at)
-         VALUES (?, ?, ?, 'QUEUED', ?, ?, ?, ?)",
+             created_at, updated_at, lane)
+         VALUES (?, ?, ?, 'QUEUED', ?, ?, ?, ?, ?)",
     )
     .bind(&job.kind)
     .bind(&job.payload)
@@ -648,6 +688,7 @@ async fn insert_job(conn: &mut SqliteConnection, job: &NewJob) -> Result<(), Cat
     .bind(micros(job.run_after))
     .bind(now)
     .bind(now)
+    .bind(job.lane.as_str())
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -999,6 +1040,7 @@ fn push_order(qb: &mut QueryBuilder<'_, Sqlite>, query: &AssetQuery) {
     match query.sort {
         SortKey::CreateTime => qb.push(format!(" ORDER BY a.create_time {dir}, a.seq {dir}")),
         SortKey::UpdateTime => qb.push(format!(" ORDER BY a.update_time {dir}, a.seq {dir}")),
+        SortKey::AssetName => qb.push(format!(" ORDER BY a.asset_name {dir}, a.seq {dir}")),
         // Assets without an order go last either way; equal orders show the newest first.
         // Each direction is spelled as the index that yields it: assets_by_order_asc, and
         // assets_by_order read backwards, where NULLs (the smallest values) come last anyway.
@@ -1094,6 +1136,18 @@ impl Catalog for SqliteCatalog {
             })
         })
         .transpose()
+    }
+
+    async fn delete_token(&self, token_hash: &str) -> Result<bool, CatalogError> {
+        let (pool, hash) = (self.pool.clone(), token_hash.to_owned());
+        detached(async move {
+            let done = sqlx::query("DELETE FROM tokens WHERE token_hash = ?")
+                .bind(&hash)
+                .execute(&pool)
+                .await?;
+            Ok(done.rows_affected() > 0)
+        })
+        .await
     }
 
     async fn server_secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, CatalogError> {
@@ -1310,6 +1364,48 @@ impl Catalog for SqliteCatalog {
         )
     }
 
+    async fn quota(&self, project_id: &str) -> Result<Option<Quota>, CatalogError> {
+        let row = sqlx::query(
+            "SELECT project_id, max_bytes, max_assets, requests_per_second FROM project_quotas
+             WHERE project_id = ?",
+        )
+        .bind(project_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(decode_quota).transpose()
+    }
+
+    async fn put_quota(&self, quota: &Quota) -> Result<(), CatalogError> {
+        let limit = |v: Option<u64>| v.map(|v| v.min(i64::MAX as u64) as i64);
+        let unlimited = quota.max_bytes.is_none()
+            && quota.max_assets.is_none()
+            && quota.requests_per_second.is_none();
+        let query = if unlimited {
+            sqlx::query("DELETE FROM project_quotas WHERE project_id = ?").bind(&quota.project_id)
+        } else {
+            sqlx::query(
+                "INSERT INTO project_quotas (project_id, max_bytes, max_assets,
+                     requests_per_second, updated_at) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (project_id) DO UPDATE SET max_bytes = excluded.max_bytes,
+                     max_assets = excluded.max_assets,
+                     requests_per_second = excluded.requests_per_second,
+                     updated_at = excluded.updated_at",
+            )
+            .bind(&quota.project_id)
+            .bind(limit(quota.max_bytes))
+            .bind(limit(quota.max_assets))
+            .bind(quota.requests_per_second.map(i64::from))
+            .bind(micros(OffsetDateTime::now_utc()))
+        };
+        query.execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn project_usage(&self, project_id: &str) -> Result<ProjectUsage, CatalogError> {
+        let mut conn = self.pool.acquire().await?;
+        usage_of(&mut conn, project_id).await
+    }
+
     async fn put_webhook(&self, webhook: &Webhook) -> Result<(), CatalogError> {
         sqlx::query(
             "INSERT INTO webhooks (project_id, url, secret, updated_at) VALUES (?, ?, ?, ?)
@@ -1414,28 +1510,36 @@ impl Catalog for SqliteCatalog {
         worker: &str,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
+        lanes: &[Lane],
     ) -> Result<Option<JobRecord>, CatalogError> {
         let (pool, worker) = (self.pool.clone(), worker.to_owned());
+        let lanes = lanes.iter().map(|l| l.as_str()).collect::<Vec<_>>();
         detached(async move {
             let worker = worker.as_str();
             let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
             let now = micros(now);
-            let row = sqlx::query(
-                "UPDATE jobs SET state = 'RUNNING', attempts = attempts + 1, lease_until = ?,
-                     worker = ?, updated_at = ?, progress = NULL
-                 WHERE id = (SELECT id FROM jobs
-                             WHERE (state = 'QUEUED' AND run_after <= ?)
-                                OR (state = 'RUNNING' AND lease_until < ?)
-                             ORDER BY run_after, id LIMIT 1)
-                 RETURNING id, kind, payload, attempts, max_attempts, last_error",
-            )
-            .bind(micros(lease_until))
-            .bind(worker)
-            .bind(now)
-            .bind(now)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "UPDATE jobs SET state = 'RUNNING', attempts = attempts + 1, lease_until = ",
+            );
+            qb.push_bind(micros(lease_until))
+                .push(", worker = ")
+                .push_bind(worker)
+                .push(", updated_at = ")
+                .push_bind(now)
+                .push(", progress = NULL WHERE id = (SELECT id FROM jobs WHERE ((state = 'QUEUED' AND run_after <= ")
+                .push_bind(now)
+                .push(") OR (state = 'RUNNING' AND lease_until < ")
+                .push_bind(now)
+                .push(")) AND lane IN (");
+            let mut separated = qb.separated(", ");
+            for lane in lanes {
+                separated.push_bind(lane);
+            }
+            qb.push(
+                ") ORDER BY run_after, id LIMIT 1)
+                 RETURNING id, kind, payload, attempts, max_attempts, last_error, lane",
+            );
+            let row = qb.build().fetch_optional(&mut *tx).await?;
             tx.commit().await?;
             row.map(|row| {
                 Ok(JobRecord {
@@ -1445,6 +1549,7 @@ impl Catalog for SqliteCatalog {
                     attempts: row.try_get("attempts")?,
                     max_attempts: row.try_get("max_attempts")?,
                     last_error: row.try_get("last_error")?,
+                    lane: Lane::parse(row.try_get("lane")?),
                 })
             })
             .transpose()
@@ -1738,6 +1843,23 @@ impl Catalog for SqliteCatalog {
         })
     }
 
+    async fn claim_period(
+        &self,
+        name: &str,
+        period_start: OffsetDateTime,
+    ) -> Result<bool, CatalogError> {
+        let done = sqlx::query(
+            "INSERT INTO periodic_runs (name, period_start) VALUES (?, ?)
+             ON CONFLICT (name) DO UPDATE SET period_start = excluded.period_start
+             WHERE periodic_runs.period_start < excluded.period_start",
+        )
+        .bind(name)
+        .bind(micros(period_start))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn job_counts(&self) -> Result<JobCounts, CatalogError> {
         let rows = sqlx::query("SELECT state, count(*) AS n FROM jobs GROUP BY state")
             .fetch_all(&self.pool)
@@ -1888,6 +2010,7 @@ mod tests {
             dedup_key: None,
             run_after: OffsetDateTime::now_utc(),
             max_attempts: 1,
+            lane: Lane::Light,
         }
     }
 

@@ -5,18 +5,20 @@
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
+use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
 
 use super::error::ApiError;
 use crate::app::App;
 use crate::error::Code;
 use crate::service::auth::Caller;
+use crate::service::quotas::QuotaError;
 use crate::signing::RequestParts;
 
 /// The `{project_id}` segment of `/v1/{project_id}/…`, percent-decoded.
-fn path_project(path: &str) -> String {
+pub(crate) fn path_project(path: &str) -> String {
     let segment = path
         .strip_prefix("/v1/")
         .and_then(|rest| rest.split('/').next())
@@ -65,10 +67,28 @@ pub async fn authenticate(
         app.auth.authenticate(&signed, &project).await?
     };
     tracing::Span::current().record("project.id", caller.project_id.as_str());
+    if let Err(e) = app.quotas.admit(&caller.project_id).await {
+        return Ok(refused(e));
+    }
     parts.extensions.insert(caller);
     Ok(next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await)
+}
+
+/// The answer to a request the project's quota does not admit: 429 with `Retry-After`.
+fn refused(e: QuotaError) -> Response {
+    let retry_after = match &e {
+        QuotaError::TooManyRequests { retry_after, .. } => Some(retry_after.as_secs()),
+        _ => None,
+    };
+    let mut response = ApiError::from(e).into_response();
+    if let Some(secs) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {

@@ -62,6 +62,36 @@ pub fn wire(code: Code) -> (StatusCode, &'static str, &'static str) {
             "MSS.10001011",
             "The stored content of this file failed its integrity check and is withheld",
         ),
+        Code::QuotaExceeded => (
+            StatusCode::FORBIDDEN,
+            "MSS.10001012",
+            "The project's quota does not allow this",
+        ),
+        Code::TooManyRequests => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "MSS.00000008",
+            "Too many requests",
+        ),
+        Code::ReplicationKeyUnknown => (
+            StatusCode::BAD_REQUEST,
+            "MSS.10001013",
+            "Unknown replication key",
+        ),
+        Code::ReplicationInfoInvalid => (
+            StatusCode::BAD_REQUEST,
+            "MSS.10001014",
+            "Replication info is invalid or was tampered with",
+        ),
+        Code::ReplicationInfoExpired => (
+            StatusCode::BAD_REQUEST,
+            "MSS.10001015",
+            "Replication info has expired",
+        ),
+        Code::ReplicationFetchFailed => (
+            StatusCode::BAD_REQUEST,
+            "MSS.10001016",
+            "The asset's files could not be fetched from the source library",
+        ),
         Code::RouteNotFound => (StatusCode::NOT_FOUND, "MSS.00010003", "SR.api not found"),
         Code::MethodNotAllowed => (
             StatusCode::METHOD_NOT_ALLOWED,
@@ -141,6 +171,8 @@ has_code!(
     crate::service::admin::AdminError,
     crate::service::webhooks::WebhookError,
     crate::service::storage::StorageError,
+    crate::service::quotas::QuotaError,
+    crate::service::replication::ReplicationError,
     crate::app::HealthError,
 );
 
@@ -167,6 +199,72 @@ impl IntoResponse for ApiError {
         };
         (status, Json(body)).into_response()
     }
+}
+
+/// The JSON bytes of an MSS error body for `code` with `message` (the default message for
+/// 5xx codes, whose causes are never sent).
+pub fn error_body(code: Code, message: &str) -> Vec<u8> {
+    let (status, error_code, default_msg) = wire(code);
+    let error_msg = if status.is_server_error() || message.is_empty() {
+        default_msg
+    } else {
+        message
+    };
+    serde_json::to_vec(&ErrorBody {
+        error_code,
+        error_msg,
+    })
+    .expect("error bodies serialize")
+}
+
+/// Longest plain-text error body kept as the message of its MSS replacement.
+const MAX_PLAIN_ERROR: usize = 16 * 1024;
+
+/// Gives an error response that is not JSON (an extractor's plain-text rejection, an empty
+/// body) the MSS shape, keeping its status: every error an API client sees is `{"error_code",
+/// "error_msg"}`. The console's HTML error pages are left as they are.
+pub async fn shape_errors(response: Response) -> Response {
+    let status = response.status();
+    // JSON is already an MSS error; HTML is the console's own error page, meant for a browser.
+    let shaped = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| {
+            v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"text/html")
+        });
+    if !(status.is_client_error() || status.is_server_error()) || shaped {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_PLAIN_ERROR)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let code = match status {
+        StatusCode::UNAUTHORIZED => Code::Unauthorized,
+        StatusCode::FORBIDDEN => Code::Forbidden,
+        StatusCode::NOT_FOUND => Code::RouteNotFound,
+        StatusCode::METHOD_NOT_ALLOWED => Code::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => Code::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Code::MalformedJson,
+        StatusCode::SERVICE_UNAVAILABLE => Code::Unavailable,
+        s if s.is_server_error() => Code::Internal,
+        _ => Code::InvalidParameter,
+    };
+    if status.is_server_error() {
+        tracing::error!(error.cause = %text, "request failed");
+    }
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or_default().to_owned()
+    } else {
+        text
+    };
+    parts.headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(error_body(code, &message)))
 }
 
 #[cfg(test)]
@@ -202,6 +300,12 @@ mod tests {
             CoverFileExists,
             UploadMismatch,
             ContentDamaged,
+            QuotaExceeded,
+            TooManyRequests,
+            ReplicationKeyUnknown,
+            ReplicationInfoInvalid,
+            ReplicationInfoExpired,
+            ReplicationFetchFailed,
             RouteNotFound,
             MethodNotAllowed,
             NotImplemented,

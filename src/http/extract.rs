@@ -64,7 +64,19 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(query_pairs(parts.uri.query())))
+        let pairs = query_pairs(parts.uri.query());
+        // A NUL would end the text early in SQLite (`%00` matching every name), PostgreSQL
+        // refuses it in text, and no parameter has a use for control characters.
+        if let Some((key, _)) = pairs
+            .iter()
+            .find(|(k, v)| k.contains('\0') || v.chars().any(char::is_control))
+        {
+            return Err(ApiError::new(
+                Code::InvalidParameter,
+                format!("{key}: must not contain control characters"),
+            ));
+        }
+        Ok(Self(pairs))
     }
 }
 

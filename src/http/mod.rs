@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod listener;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
@@ -26,7 +27,9 @@ use tracing::Level;
 use crate::app::App;
 use crate::error::Code;
 use error::ApiError;
-use routes::{admin, assets, files, health, storage, tokens, webhooks};
+use routes::{
+    admin, assets, console, files, health, quotas, replication, storage, tokens, webhooks,
+};
 
 /// Request ids are 32 lowercase hex characters.
 #[derive(Clone, Copy, Default)]
@@ -41,14 +44,6 @@ impl MakeRequestId for HexRequestId {
 
 async fn route_not_found() -> ApiError {
     ApiError::new(Code::RouteNotFound, "no such API; check the URL")
-}
-
-/// Cross-region replication needs a second region; a single server says so plainly.
-async fn replication_unsupported() -> ApiError {
-    ApiError::new(
-        Code::InvalidParameter,
-        "asset replication between regions is not supported by this server",
-    )
 }
 
 async fn method_not_allowed() -> ApiError {
@@ -134,12 +129,16 @@ pub fn router(app: App) -> Router {
         .route("/v1/{project_id}/admin/storage", get(storage::show_storage))
         .route("/v1/{project_id}/admin/scrub", get(storage::show_scrub))
         .route(
+            "/v1/{project_id}/admin/projects/{target}/quota",
+            put(quotas::put_quota).get(quotas::show_quota),
+        )
+        .route(
             "/v1/{project_id}/digital-assets/{asset_id}/replication-info",
-            get(replication_unsupported),
+            get(replication::show_asset_replication_info),
         )
         .route(
             "/v1/{project_id}/digital-assets-by-replication-info",
-            post(replication_unsupported),
+            post(replication::create_asset_by_replication_info),
         )
         .route("/v1/{project_id}/auth-tokens", post(tokens::create_token))
         .route_layer(from_fn_with_state(app.clone(), auth::authenticate));
@@ -178,9 +177,11 @@ pub fn router(app: App) -> Router {
         )
         .route("/downloads/{file_id}", get(files::download_file))
         .merge(api)
+        .merge(console::router(&app))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(app)
+        .layer(axum::middleware::map_response(error::shape_errors))
         .layer(from_fn(metrics::track))
         .layer(
             ServiceBuilder::new()

@@ -12,7 +12,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, Securi
 use utoipa::openapi::{Required, ResponseBuilder};
 use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToSchema};
 
-use super::routes::{admin, assets, files, health, tokens, webhooks};
+use super::routes::{admin, assets, files, health, quotas, replication, storage, tokens, webhooks};
 
 /// Every MSS error body: `{"error_code": "MSS.…", "error_msg": "…"}`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -44,7 +44,7 @@ pub struct ListAssetsParams {
     end_time: Option<String>,
     /// Asset types, comma-separated.
     asset_type: Option<String>,
-    /// `create_time` (default), `update_time` or `asset_order`.
+    /// `create_time` (default), `update_time`, `asset_order`, or `asset_name` (an extension).
     sort_key: Option<String>,
     /// `asc` or `desc` (default).
     sort_dir: Option<String>,
@@ -98,40 +98,6 @@ pub struct SignedUrlParams {
     /// HMAC of the other parameters.
     signature: String,
 }
-
-/// Body the SDK sends to `create_asset_by_replication_info` (not supported here).
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ReplicationAssetInfo {
-    asset_id: Option<String>,
-    asset_info: Option<String>,
-    encryption_info: Option<ReplicationEncInfo>,
-    expire_time: Option<i64>,
-}
-
-/// Encryption settings of a replicated asset (not supported here).
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ReplicationEncInfo {
-    algorithm: Option<String>,
-    iv: Option<String>,
-    key_id: Option<String>,
-}
-
-/// Cross-region replication needs a second region: this server answers 400 `MSS.00000003`.
-#[utoipa::path(get, path = "/v1/{project_id}/digital-assets/{asset_id}/replication-info",
-    tag = "assets", operation_id = "show_asset_replication_info",
-    responses((status = 400, description = "Not supported by this server", body = ErrorReply)))]
-#[allow(dead_code)]
-fn show_asset_replication_info() {}
-
-/// Cross-region replication needs a second region: this server answers 400 `MSS.00000003`.
-#[utoipa::path(post, path = "/v1/{project_id}/digital-assets-by-replication-info",
-    tag = "assets", operation_id = "create_asset_by_replication_info",
-    request_body = ReplicationAssetInfo,
-    responses((status = 400, description = "Not supported by this server", body = ErrorReply)))]
-#[allow(dead_code)]
-fn create_asset_by_replication_info() {}
 
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
@@ -259,8 +225,8 @@ impl Modify for Shared {
         assets::list_asset_summarys,
         assets::batch_asset_action,
         assets::list_access_logs,
-        show_asset_replication_info,
-        create_asset_by_replication_info,
+        replication::show_asset_replication_info,
+        replication::create_asset_by_replication_info,
         files::create_file,
         files::create_large_file,
         files::confirm_file_upload,
@@ -275,6 +241,10 @@ impl Modify for Shared {
         admin::remove_review_whitelist,
         admin::block_asset,
         admin::unblock_asset,
+        storage::show_storage,
+        storage::show_scrub,
+        quotas::put_quota,
+        quotas::show_quota,
         webhooks::put_webhook,
         webhooks::show_webhook,
         webhooks::delete_webhook,

@@ -3,6 +3,7 @@
 //! that the asset still wants what the job was scheduled for, so a job that fires twice or
 //! after its schedule changed is a harmless no-op.
 
+use crate::service::egress::{self, Refused};
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
@@ -280,12 +281,24 @@ pub async fn deliver_event(
     let Some(hook) = ctx.catalog.webhook(project_id).await? else {
         return Ok(());
     };
+    // A target the operator did not allow will not become allowed by retrying.
+    let refused = |refused: &Refused| JobFailure::Permanent {
+        code: "webhook_refused",
+        reason: format!("webhook not called: {refused}"),
+    };
+    let url: reqwest::Url = hook.url.parse().map_err(|e| JobFailure::Permanent {
+        code: "webhook_refused",
+        reason: format!("webhook not called: its URL does not parse ({e})"),
+    })?;
+    ctx.egress.check_url(&url).map_err(|e| refused(&e))?;
     let body = serde_json::to_vec(event).expect("events serialize");
     let timestamp = OffsetDateTime::now_utc().unix_timestamp();
     let signature = event_signature(hook.secret.expose_secret().as_bytes(), timestamp, &body);
+    // The webhook client resolves names through the egress policy, so the address it
+    // connects to is one that was checked.
     let response = ctx
-        .http
-        .post(&hook.url)
+        .webhook_http
+        .post(url)
         .timeout(Duration::from_secs(ctx.config.webhook_timeout_secs))
         .header("content-type", "application/json")
         .header("x-assetd-event", "asset.state_changed")
@@ -294,7 +307,10 @@ pub async fn deliver_event(
         .body(body)
         .send()
         .await
-        .map_err(|e| JobFailure::Retryable(format!("webhook unreachable: {}", e.without_url())))?;
+        .map_err(|e| match egress::refused_in(&e) {
+            Some(r) => refused(r),
+            None => JobFailure::Retryable(format!("webhook unreachable: {}", e.without_url())),
+        })?;
     if response.status().is_success() {
         Ok(())
     } else {

@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use time::OffsetDateTime;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 use tracing::Instrument;
 
-use crate::catalog::{Catalog, Job, JobOutcome, JobRecord};
+use crate::catalog::{Catalog, Job, JobOutcome, JobRecord, Lane};
 use crate::config::Config;
 use crate::media::runner::Runner;
 use crate::service::links::Links;
@@ -71,8 +71,12 @@ pub struct JobContext {
     pub wake: Arc<Notify>,
     /// The file service (for the upload sweep).
     pub files: Arc<crate::service::files::Files>,
-    /// HTTP client for webhooks and the external reviewer.
+    /// HTTP client for the external reviewer (a URL the operator configured).
     pub http: reqwest::Client,
+    /// HTTP client for webhooks (URLs users chose): resolves names through [`Self::egress`].
+    pub webhook_http: reqwest::Client,
+    /// Which webhook targets may be called.
+    pub egress: Arc<crate::service::egress::EgressPolicy>,
 }
 
 impl JobContext {
@@ -90,31 +94,52 @@ pub fn backoff(attempt: i32) -> Duration {
 
 /// Starts `count` supervised workers (one that panics is started again; the job it held is
 /// claimed again once its lease expires); they run until the returned handles are aborted.
+///
+/// At most `count - 1` of them (at least one) run [`Lane::Heavy`] jobs at a time, so a burst
+/// of slow jobs (decks, transcodes) always leaves a worker for quick ones.
 pub fn spawn_workers(ctx: Arc<JobContext>, count: usize) -> Vec<tokio::task::JoinHandle<()>> {
     let boot = uuid::Uuid::new_v4().simple().to_string();
-    (0..count.max(1))
+    let count = count.max(1);
+    let heavy_slots = Arc::new(Semaphore::new((count - 1).max(1)));
+    (0..count)
         .map(|i| {
             let ctx = ctx.clone();
+            let heavy_slots = heavy_slots.clone();
             let worker = format!("{}-{i}", &boot[..12]);
             supervise(format!("worker {worker}"), move || {
-                worker_loop(ctx.clone(), worker.clone())
+                worker_loop(ctx.clone(), worker.clone(), heavy_slots.clone())
             })
         })
         .collect()
 }
 
-async fn worker_loop(ctx: Arc<JobContext>, worker: String) {
+async fn worker_loop(ctx: Arc<JobContext>, worker: String, heavy_slots: Arc<Semaphore>) {
     loop {
         let now = OffsetDateTime::now_utc();
-        match ctx.catalog.claim_job(&worker, now, now + ctx.lease()).await {
-            Ok(Some(job)) => run_one(&ctx, &worker, job).await,
+        let slot = heavy_slots.clone().try_acquire_owned().ok();
+        let lanes: &[Lane] = match slot {
+            Some(_) => &[Lane::Light, Lane::Heavy],
+            None => &[Lane::Light],
+        };
+        match ctx
+            .catalog
+            .claim_job(&worker, now, now + ctx.lease(), lanes)
+            .await
+        {
+            Ok(Some(job)) => {
+                // A light job gives the heavy slot back at once.
+                let _slot = slot.filter(|_| job.lane == Lane::Heavy);
+                run_one(&ctx, &worker, job).await
+            }
             Ok(None) => {
+                drop(slot);
                 tokio::select! {
                     () = ctx.wake.notified() => {}
                     () = tokio::time::sleep(Duration::from_millis(500)) => {}
                 }
             }
             Err(e) => {
+                drop(slot);
                 tracing::warn!(error = %e, "could not claim a job; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
@@ -178,7 +203,7 @@ async fn run_claimed(ctx: &Arc<JobContext>, worker: &str, record: JobRecord) {
     let mut task = AbortOnDrop({
         let ctx = ctx.clone();
         let job = job.clone();
-        tokio::spawn(async move { run_job(&ctx, &job).await }.in_current_span())
+        tokio::spawn(async move { run_job_in_time(&ctx, &job).await }.in_current_span())
     });
     let result = match (&mut task.0).await {
         Ok(r) => r,
@@ -223,6 +248,28 @@ async fn run_claimed(ctx: &Arc<JobContext>, worker: &str, record: JobRecord) {
     if let Err(e) = ctx.catalog.finish_job(record.id, worker, outcome).await {
         tracing::error!(error = %e, "could not record the job's outcome; its lease will expire and it will run again");
     }
+}
+
+/// Runs `job` within `job_timeout_secs`, all its tool runs together. A job past it is
+/// stopped (dropping it kills its tools and removes its work directory) and fails for good:
+/// the same input would take as long again.
+async fn run_job_in_time(ctx: &JobContext, job: &Job) -> Result<(), JobFailure> {
+    let limit = Duration::from_secs(ctx.config.job_timeout_secs);
+    if limit.is_zero() {
+        return run_job(ctx, job).await;
+    }
+    tokio::time::timeout(limit, run_job(ctx, job))
+        .await
+        .unwrap_or_else(|_| {
+            Err(JobFailure::Permanent {
+                code: "job_timeout",
+                reason: format!(
+                    "processing did not finish within {} s and was stopped; the file is too \
+                     complex (or hostile) for the configured job_timeout_secs",
+                    limit.as_secs()
+                ),
+            })
+        })
 }
 
 async fn run_job(ctx: &JobContext, job: &Job) -> Result<(), JobFailure> {

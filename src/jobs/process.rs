@@ -16,6 +16,7 @@ use super::{JobContext, JobFailure};
 use crate::blobs::BlobKey;
 use crate::catalog::{Asset, Change, Derived, FileRecord, Write};
 use crate::media::image as img;
+use crate::media::measure::{self, StreamKind};
 use crate::media::probe::{self, Probe, WebLimits};
 use crate::media::runner::{JobDir, ToolError};
 use crate::media::{slides, video};
@@ -164,6 +165,17 @@ pub async fn process_main_file(
     if let Some(reason) = &file.content_mismatch {
         return Err(permanent("content_mismatch", reason.clone()));
     }
+    if already_made(ctx, &file).await? {
+        // Replicated along with what processing makes from it (`service::replication`):
+        // only this library's review is left.
+        progress::report(ctx, file_id, Step::Reviewing, None).await;
+        let verdict = review::review(ctx, &asset, &file, &asset.asset_extra_meta).await?;
+        let out = Processed {
+            transcoding: file.video_transcoding_status,
+            ..Processed::default()
+        };
+        return commit(ctx, asset_id, file_id, out, verdict).await;
+    }
     let Some(key) = file.blob_key.as_deref().and_then(BlobKey::parse) else {
         return Err(permanent(
             "content_missing",
@@ -189,7 +201,9 @@ pub async fn process_main_file(
     };
     progress::report(ctx, file_id, first, None).await;
     match asset.asset_type {
-        AssetType::Image => process_image(ctx, &file, &input, work.path(), &mut out).await?,
+        AssetType::Image => {
+            process_image(ctx, &asset, &file, &input, work.path(), &mut out).await?
+        }
         AssetType::Video => {
             process_video(ctx, &asset, &file, &input, work.path(), &mut out).await?
         }
@@ -208,6 +222,7 @@ pub async fn process_main_file(
 
 async fn process_image(
     ctx: &JobContext,
+    asset: &Asset,
     file: &FileRecord,
     input: &Path,
     work: &Path,
@@ -224,7 +239,13 @@ async fn process_image(
         let header = img::read_header(&path)?;
         img::check_pixels(&header, max_pixels)?;
         let thumb = img::thumbnail(&path, side, max_pixels)?;
-        Ok::<_, img::ImageError>((header, thumb))
+        // Reported as displayed, like the thumbnail (and like rotated videos).
+        let shown = if img::exif_swaps_sides(&path) {
+            header.transposed()
+        } else {
+            header
+        };
+        Ok::<_, img::ImageError>((shown, thumb))
     })
     .await
     .map_err(|e| permanent("media_invalid", format!("image decoder crashed: {e}")))?;
@@ -250,8 +271,26 @@ async fn process_image(
         FileCategory::Other,
     );
     out.add(store_derived(ctx, record, &thumb_path).await?);
+    if asset.is_need_generate_cover {
+        // An upright JPEG of the image, smaller than the original.
+        let (path, max_pixels) = (input.to_path_buf(), ctx.config.max_image_pixels);
+        let cover = tokio::task::spawn_blocking(move || {
+            img::thumbnail(&path, IMAGE_COVER_SIDE, max_pixels)
+        })
+        .await
+        .map_err(|e| JobFailure::Retryable(format!("cover crashed: {e}")))?
+        .map_err(|e| JobFailure::Retryable(format!("cover: {e}")))?;
+        let cover_path = work.join("cover.jpg");
+        tokio::fs::write(&cover_path, cover)
+            .await
+            .map_err(|e| JobFailure::Retryable(e.to_string()))?;
+        add_cover(ctx, asset, file, &cover_path, out).await?;
+    }
     Ok(())
 }
+
+/// Longest side of the cover generated for an image, in pixels.
+const IMAGE_COVER_SIDE: u32 = 1280;
 
 async fn probe_input(ctx: &JobContext, input: &Path, work: &Path) -> Result<Probe, JobFailure> {
     probe::probe(&ctx.runner, input, work)
@@ -268,12 +307,62 @@ async fn process_audio(
     work: &Path,
     out: &mut Processed,
 ) -> Result<(), JobFailure> {
-    let probed = probe_input(ctx, input, work).await?;
+    let mut probed = probe_input(ctx, input, work).await?;
     if probed.audio.is_none() {
         return Err(permanent("media_invalid", "the file has no audio stream"));
     }
+    // Review judges this duration: it must be what the file holds, not what its header says.
+    probed.duration_secs = Some(audio_present(ctx, input, work).await?);
     out.meta.audio_meta = Some(probed.audio_meta());
     Ok(())
+}
+
+/// How long the audio of `input` really lasts: counted from a PCM WAV's sample bytes, else
+/// from the packets ffmpeg finds (see [`measure`]).
+async fn audio_present(ctx: &JobContext, input: &Path, work: &Path) -> Result<f64, JobFailure> {
+    let path = input.to_path_buf();
+    let wav = tokio::task::spawn_blocking(move || measure::wav_pcm_duration(&path))
+        .await
+        .map_err(|e| JobFailure::Retryable(format!("reading the WAV header crashed: {e}")))?
+        .map_err(|e| JobFailure::Retryable(format!("reading the file: {e}")))?;
+    if let Some(secs) = wav {
+        return Ok(secs);
+    }
+    let timeout = Duration::from_secs(ctx.config.tool_timeout_secs);
+    measure::present_duration(&ctx.runner, input, StreamKind::Audio, work, timeout)
+        .await
+        .map_err(|e| tool_failure("reading the audio stream", e))?
+        .ok_or_else(|| permanent("media_invalid", "the audio stream holds no data"))
+}
+
+/// Fails a video whose frames stop well before the duration its header declares (a file cut
+/// short keeps a header that describes all of it).
+async fn check_video_present(
+    ctx: &JobContext,
+    probed: &Probe,
+    input: &Path,
+    work: &Path,
+) -> Result<(), JobFailure> {
+    let timeout = Duration::from_secs(ctx.config.tool_timeout_secs);
+    let present = measure::present_duration(&ctx.runner, input, StreamKind::Video, work, timeout)
+        .await
+        .map_err(|e| tool_failure("reading the video stream", e))?;
+    match (present, probed.duration_secs) {
+        (None, _) => Err(permanent(
+            "media_invalid",
+            "the video stream holds no frames",
+        )),
+        (Some(present), Some(declared)) if measure::falls_short(present, declared) => {
+            Err(permanent(
+                "media_truncated",
+                format!(
+                    "the file is truncated or damaged: its video stops at {present:.1} s of \
+                     the {declared:.1} s its header declares"
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 async fn process_video(
@@ -288,6 +377,7 @@ async fn process_video(
     if probed.video.is_none() {
         return Err(permanent("media_invalid", "the file has no video stream"));
     }
+    check_video_present(ctx, &probed, input, work).await?;
     let mut meta = probed.video_meta();
     let timeout = Duration::from_secs(ctx.config.tool_timeout_secs);
 
@@ -297,39 +387,8 @@ async fn process_video(
     video::extract_cover(&ctx.runner, input, probed.duration_secs, &frame, work)
         .await
         .map_err(|e| tool_failure("extracting a frame", e))?;
-    if asset.is_need_generate_cover && !has_live_cover(ctx, &asset.asset_id).await? {
-        let record = derived_record(
-            file,
-            Derived::Cover,
-            "cover",
-            format!("{}.cover.jpg", stem(&file.file_name)),
-            "jpg",
-            FileCategory::Cover,
-        );
-        out.add(store_derived(ctx, record, &frame).await?);
-    }
-    let (frame_path, side, max_pixels) = (
-        frame.clone(),
-        ctx.config.thumbnail_size,
-        ctx.config.max_image_pixels,
-    );
-    let thumb = tokio::task::spawn_blocking(move || img::thumbnail(&frame_path, side, max_pixels))
-        .await
-        .map_err(|e| JobFailure::Retryable(format!("thumbnail crashed: {e}")))?
-        .map_err(|e| JobFailure::Retryable(format!("thumbnail: {e}")))?;
-    let thumb_path = work.join("thumbnail.jpg");
-    tokio::fs::write(&thumb_path, thumb)
-        .await
-        .map_err(|e| JobFailure::Retryable(e.to_string()))?;
-    let record = derived_record(
-        file,
-        Derived::Thumbnail,
-        "thumb",
-        format!("{}.thumb.jpg", stem(&file.file_name)),
-        "jpg",
-        FileCategory::Other,
-    );
-    out.add(store_derived(ctx, record, &thumb_path).await?);
+    add_cover(ctx, asset, file, &frame, out).await?;
+    add_thumbnail(ctx, file, &frame, work, out).await?;
 
     let limits = WebLimits {
         max_width: ctx.config.web_max_width,
@@ -392,6 +451,75 @@ async fn process_video(
     meta.video_transcoding_status = Some(status);
     out.transcoding = Some(status);
     out.meta.video_meta = Some(meta);
+    Ok(())
+}
+
+/// Whether files processing makes from `main` exist already. Processing records its outputs
+/// in the same write that settles the MAIN file, so before that only replication makes them.
+async fn already_made(ctx: &JobContext, main: &FileRecord) -> Result<bool, JobFailure> {
+    Ok(ctx
+        .catalog
+        .files_of(std::slice::from_ref(&main.asset_id))
+        .await?
+        .iter()
+        .any(|f| f.made_from(&main.file_id) && f.state == FileState::Created))
+}
+
+/// Stores the JPEG at `source` as the asset's generated cover when it asked for one
+/// (`is_need_generate_cover`) and has no uploaded cover.
+async fn add_cover(
+    ctx: &JobContext,
+    asset: &Asset,
+    file: &FileRecord,
+    source: &Path,
+    out: &mut Processed,
+) -> Result<(), JobFailure> {
+    if !asset.is_need_generate_cover || has_live_cover(ctx, &asset.asset_id).await? {
+        return Ok(());
+    }
+    let record = derived_record(
+        file,
+        Derived::Cover,
+        "cover",
+        format!("{}.cover.jpg", stem(&file.file_name)),
+        "jpg",
+        FileCategory::Cover,
+    );
+    out.add(store_derived(ctx, record, source).await?);
+    Ok(())
+}
+
+/// Makes and stores the thumbnail of the image at `source` (a video frame, a deck's first
+/// page).
+async fn add_thumbnail(
+    ctx: &JobContext,
+    file: &FileRecord,
+    source: &Path,
+    work: &Path,
+    out: &mut Processed,
+) -> Result<(), JobFailure> {
+    let (source, side, max_pixels) = (
+        source.to_path_buf(),
+        ctx.config.thumbnail_size,
+        ctx.config.max_image_pixels,
+    );
+    let thumb = tokio::task::spawn_blocking(move || img::thumbnail(&source, side, max_pixels))
+        .await
+        .map_err(|e| JobFailure::Retryable(format!("thumbnail crashed: {e}")))?
+        .map_err(|e| JobFailure::Retryable(format!("thumbnail: {e}")))?;
+    let thumb_path = work.join("thumbnail.jpg");
+    tokio::fs::write(&thumb_path, thumb)
+        .await
+        .map_err(|e| JobFailure::Retryable(e.to_string()))?;
+    let record = derived_record(
+        file,
+        Derived::Thumbnail,
+        "thumb",
+        format!("{}.thumb.jpg", stem(&file.file_name)),
+        "jpg",
+        FileCategory::Other,
+    );
+    out.add(store_derived(ctx, record, &thumb_path).await?);
     Ok(())
 }
 
@@ -483,11 +611,11 @@ async fn process_deck(
     } else {
         slides::to_pdf(&ctx.runner, input, work, timeout)
             .await
-            .map_err(|e| deck_failure("converting the deck to PDF", e))?
+            .map_err(deck_failure)?
     };
     let count = slides::page_count(&ctx.runner, &pdf, work)
         .await
-        .map_err(|e| deck_failure("reading the page count", e))?;
+        .map_err(deck_failure)?;
     let render = count.min(MAX_PAGES);
     progress::report(ctx, &file.file_id, Step::RenderingPages, None).await;
     let pages = slides::render_pages(
@@ -499,12 +627,16 @@ async fn process_deck(
         timeout,
     )
     .await
-    .map_err(|e| deck_failure("rendering pages", e))?;
+    .map_err(deck_failure)?;
     let mut infos = Vec::new();
     let mut failed = Vec::new();
+    let mut first_page = None;
     for page in pages {
         match page.image {
             Ok(path) => {
+                if page.page_no == 1 {
+                    first_page = Some(path.clone());
+                }
                 let record = derived_record(
                     file,
                     Derived::Page,
@@ -523,8 +655,14 @@ async fn process_deck(
             Err(reason) => failed.push(format!("page {}: {reason}", page.page_no)),
         }
     }
+    // Page 1 is already rendered: it is the deck's thumbnail, and its cover if it wants one.
+    if let Some(page) = &first_page {
+        add_thumbnail(ctx, file, page, work, out).await?;
+        add_cover(ctx, asset, file, page, out).await?;
+    }
     let meta = out.meta.ppt_meta.get_or_insert_with(Default::default);
-    meta.page_count = Some(count.min(256) as i32);
+    // The real count, even past the 50 pages rendered (and the seed's 256).
+    meta.page_count = Some(i32::try_from(count).unwrap_or(i32::MAX));
     meta.pages = Some(infos);
     if failed.is_empty() {
         meta.ppt_analysis_status = Some(PptAnalysisStatus::Succeeded);
@@ -545,11 +683,12 @@ async fn process_deck(
     Ok(())
 }
 
-fn deck_failure(what: &str, e: slides::SlidesError) -> JobFailure {
+fn deck_failure(e: slides::SlidesError) -> JobFailure {
+    // Each error already names its step ("converting the deck to PDF failed: …").
     if e.is_permanent() {
-        permanent("deck_invalid", format!("{what}: {e}"))
+        permanent("deck_invalid", e.to_string())
     } else {
-        JobFailure::Retryable(format!("{what}: {e}"))
+        JobFailure::Retryable(e.to_string())
     }
 }
 
@@ -647,8 +786,22 @@ pub async fn fail_main_file(
     file_id: &str,
     reason: &str,
 ) -> Result<(), JobFailure> {
-    let attempt = || fail_attempt(ctx, asset_id, file_id, reason);
+    let reason = without_data_dir(reason, &ctx.config.data_dir);
+    let attempt = || fail_attempt(ctx, asset_id, file_id, &reason);
     ctx.catalog.update(attempt, super::governance::busy).await
+}
+
+/// `reason` with the server's data directory taken out of any path in it (tools already
+/// name files, not paths; this catches the rest): reasons reach clients.
+fn without_data_dir(reason: &str, data_dir: &Path) -> String {
+    let mut dirs = vec![data_dir.to_path_buf()];
+    dirs.extend(std::fs::canonicalize(data_dir));
+    dirs.iter()
+        .filter_map(|d| d.to_str())
+        .filter(|d| d.len() > 1)
+        .fold(reason.to_owned(), |reason, dir| {
+            reason.replace(&format!("{dir}/"), "").replace(dir, "")
+        })
 }
 
 /// One attempt of [`fail_main_file`] on fresh records.

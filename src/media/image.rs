@@ -7,9 +7,9 @@
 //!
 //! Codec names are ffprobe's `codec_name` with `mjpeg` reported as `jpeg` (`jpeg`, `png`,
 //! `gif`, `bmp`), exactly as `probe::Probe::image_meta` reports them, so an image's `codec`
-//! does not depend on which path extracted it. Dimensions are the stored ones; EXIF
-//! orientation is applied to thumbnails only, as ffprobe does not apply it to an image's
-//! `width`/`height` either.
+//! does not depend on which path extracted it. [`read_header`] gives the stored dimensions;
+//! an image whose EXIF orientation turns it by 90° ([`exif_swaps_sides`]) is reported at its
+//! displayed size and mode, as its thumbnail is drawn and as videos report rotation.
 //!
 //! Everything here is blocking and CPU-bound: call it from `spawn_blocking`. Decoders are
 //! safe Rust; a panic inside one is caught and returned as [`ImageError::DecoderPanicked`].
@@ -53,6 +53,39 @@ impl ImageHeader {
     pub fn pixels(&self) -> u64 {
         u64::from(self.width) * u64::from(self.height)
     }
+
+    /// The same header with width and height swapped.
+    pub fn transposed(self) -> Self {
+        Self {
+            width: self.height,
+            height: self.width,
+            ..self
+        }
+    }
+}
+
+/// Whether the image at `path` is displayed with its sides swapped: its EXIF orientation
+/// (5–8) turns it by 90° or 270°, as a phone photo taken upright is. Reads metadata only;
+/// an image without readable EXIF is displayed as stored.
+pub fn exif_swaps_sides(path: &Path) -> bool {
+    let orientation = catch_unwind(AssertUnwindSafe(|| {
+        let mut decoder = ImageReader::open(path)
+            .ok()?
+            .with_guessed_format()
+            .ok()?
+            .into_decoder()
+            .ok()?;
+        decoder.orientation().ok()
+    }));
+    matches!(
+        orientation,
+        Ok(Some(
+            ExifOrientation::Rotate90
+                | ExifOrientation::Rotate270
+                | ExifOrientation::Rotate90FlipH
+                | ExifOrientation::Rotate270FlipH
+        ))
+    )
 }
 
 /// Why an image could not be read or thumbnailed.
@@ -534,6 +567,11 @@ mod tests {
         let out =
             image::load_from_memory(&thumbnail(&path, 320, DEFAULT_MAX_PIXELS).unwrap()).unwrap();
         assert_eq!((out.width(), out.height()), (240, 320));
+        assert!(exif_swaps_sides(&path));
+        assert!(!exif_swaps_sides(&write(dir.path(), "p.jpg", &plain)));
+        let shown = image_meta(&header.transposed(), 1);
+        assert_eq!((shown.width, shown.height), (Some(480), Some(640)));
+        assert_eq!(shown.mode, Some(Orientation::Vertical));
     }
 
     #[test]

@@ -257,6 +257,12 @@ struct Track {
     data_size: u64,
     has_stsz: bool,
     max_chunk_offset: Option<u64>,
+    /// `stco`/`co64` entries, in chunk order.
+    chunk_offsets: Vec<u64>,
+    /// `stsc` runs: (first chunk, 1-based; samples per chunk).
+    chunk_runs: Vec<(u32, u32)>,
+    /// `stsz` entries when sizes vary.
+    sample_sizes: Vec<u32>,
     external_data: bool,
     references_chapters: bool,
 }
@@ -459,11 +465,26 @@ fn walk_track(data: &[u8], budget: &mut usize, t: &mut Track, depth: usize) -> P
                 t.stsz_count = u64::from(count);
                 if t.stsz_constant == 0 {
                     for _ in 0..count {
-                        t.data_size += u64::from(b.u32()?);
+                        let size = b.u32()?;
+                        t.data_size += u64::from(size);
+                        t.sample_sizes.push(size);
                     }
                 }
             }
             b"stz2" => return declined("compact sample sizes"),
+            b"stsc" => {
+                if !t.chunk_runs.is_empty() {
+                    return declined("several stsc boxes");
+                }
+                b.skip(4)?;
+                let count = b.u32()?;
+                for _ in 0..count {
+                    let first_chunk = b.u32()?;
+                    let samples = b.u32()?;
+                    b.skip(4)?; // sample description index
+                    t.chunk_runs.push((first_chunk, samples));
+                }
+            }
             b"stco" | b"co64" => {
                 b.skip(4)?;
                 let count = b.u32()?;
@@ -475,6 +496,7 @@ fn walk_track(data: &[u8], budget: &mut usize, t: &mut Track, depth: usize) -> P
                         u64::from(b.u32()?)
                     };
                     max = max.max(offset);
+                    t.chunk_offsets.push(offset);
                 }
                 if count > 0 {
                     t.max_chunk_offset = Some(max.max(t.max_chunk_offset.unwrap_or(0)));
@@ -1016,6 +1038,36 @@ const IGNORED_HANDLERS: &[&[u8; 4]] = &[
 
 /// The stream duration libavformat ends up with: `mdhd`, capped by the `stts` total and by a
 /// single plain edit. Other edit lists are declined.
+/// Where the last byte of the track's sample data ends: every chunk's offset plus the sizes
+/// of the samples `stsc` puts in it. A fast-start file cut short keeps its whole `moov`, so
+/// chunks that start inside the file can still end past it. `None` when the tables do not
+/// account for every sample.
+fn data_end(t: &Track) -> Parsed<Option<u64>> {
+    let runs = &t.chunk_runs;
+    let (mut end, mut sample, mut run) = (0u64, 0usize, 0usize);
+    for (index, offset) in t.chunk_offsets.iter().enumerate() {
+        let chunk = u32::try_from(index + 1).map_err(|_| Declined("too many chunks"))?;
+        while run + 1 < runs.len() && runs[run + 1].0 <= chunk {
+            run += 1;
+        }
+        let Some(&(first, per_chunk)) = runs.get(run) else {
+            return Ok(None);
+        };
+        if first > chunk {
+            return Ok(None);
+        }
+        let last = sample.saturating_add(per_chunk as usize);
+        let sizes = t
+            .sample_sizes
+            .get(sample..last)
+            .ok_or(Declined("stsc exceeds stsz"))?;
+        let bytes: u64 = sizes.iter().map(|s| u64::from(*s)).sum();
+        end = end.max(offset.saturating_add(bytes));
+        sample = last;
+    }
+    Ok((sample == t.sample_sizes.len() && sample > 0).then_some(end))
+}
+
 fn stream_duration(t: &Track, movie_timescale: u32) -> Parsed<u64> {
     if t.duration == 0 {
         return declined("zero track duration");
@@ -1078,7 +1130,9 @@ fn build(movie: Movie, major_brand: Option<String>, file_size: u64) -> Parsed<Pr
         if t.stsz_constant != 0 || t.stsz_count != t.stts_samples {
             return declined("sample sizes not modelled");
         }
-        if t.max_chunk_offset.is_none_or(|o| o >= file_size) {
+        if t.max_chunk_offset.is_none_or(|o| o >= file_size)
+            || data_end(t)?.is_none_or(|end| end > file_size)
+        {
             return declined("sample data lies beyond the end of the file");
         }
         let duration = stream_duration(t, movie.timescale)?;

@@ -3,6 +3,7 @@
 
 pub mod image;
 pub mod isobmff;
+pub mod measure;
 pub mod probe;
 pub mod runner;
 pub mod slides;

@@ -185,6 +185,14 @@ pub enum ToolError {
         /// The end of its stderr, which usually names the problem.
         stderr_tail: String,
     },
+    /// The tool went over one of its resource limits ([`ToolLimits`]) and was stopped.
+    #[error("{tool} was stopped at its limit of {limit}; the input is too complex or hostile")]
+    OverLimit {
+        /// The tool.
+        tool: Tool,
+        /// Which limit, e.g. "600 s of CPU time" or "120 s without using any CPU (hung)".
+        limit: String,
+    },
     /// The tool wrote more to stdout than [`MAX_STDOUT_BYTES`].
     #[error("{tool} wrote more than {limit} bytes to stdout; its output was not kept")]
     OutputTooLarge {
@@ -240,6 +248,7 @@ impl ToolError {
             Self::Failed { .. }
             | Self::TimedOut { .. }
             | Self::OutputTooLarge { .. }
+            | Self::OverLimit { .. }
             | Self::NoOutput { .. }
             | Self::NotLocalFile(_) => true,
             Self::Missing(_) | Self::Io { .. } => false,
@@ -269,11 +278,48 @@ pub fn output_path_arg(path: &Path) -> Result<OsString, ToolError> {
     }
 }
 
+/// Resource limits of every tool run, set with `setrlimit` in the child before it executes
+/// and inherited by whatever it starts (LibreOffice's `soffice.bin`). `None` leaves a limit
+/// as the server has it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ToolLimits {
+    /// Address space of each process (`RLIMIT_AS`), in bytes: allocations beyond it fail.
+    pub memory_bytes: Option<u64>,
+    /// CPU time of each process (`RLIMIT_CPU`), in seconds: SIGKILL.
+    pub cpu_secs: Option<u64>,
+    /// Size of any file a tool writes (`RLIMIT_FSIZE`), in bytes: SIGXFSZ.
+    pub output_bytes: Option<u64>,
+    /// Seconds a tool's process group may go without using any CPU time before it is
+    /// killed as hung: LibreOffice that runs into its address-space limit can deadlock
+    /// instead of exiting, and would otherwise hold a worker until the job's deadline.
+    pub stall_secs: Option<u64>,
+}
+
+impl ToolLimits {
+    /// What a tool that died of `signal` ran into, if the signal is how a limit stops it.
+    fn exceeded_by(&self, signal: i32) -> Option<String> {
+        match signal {
+            // The CPU limit's soft and hard values are equal, so the kernel sends SIGKILL
+            // (tools like ffmpeg catch SIGXCPU and exit like any failure). Our own kills
+            // come with a timeout, which is reported before the exit status is looked at.
+            libc::SIGKILL | libc::SIGXCPU => Some(format!("{} s of CPU time", self.cpu_secs?)),
+            libc::SIGXFSZ => Some(format!(
+                "{} MiB of output in one file",
+                self.output_bytes.unwrap_or(0) / MIB
+            )),
+            _ => None,
+        }
+    }
+}
+
+const MIB: u64 = 1024 * 1024;
+
 /// Runs external tools, at most `max_concurrent` at a time. Cheap to clone.
 #[derive(Clone)]
 pub struct Runner {
     permits: Arc<Semaphore>,
     max_concurrent: usize,
+    limits: ToolLimits,
 }
 
 impl fmt::Debug for Runner {
@@ -292,7 +338,13 @@ impl Runner {
         Runner {
             permits: Arc::new(Semaphore::new(max_concurrent)),
             max_concurrent,
+            limits: ToolLimits::default(),
         }
+    }
+
+    /// The same runner with every tool run bounded by `limits`.
+    pub fn with_limits(self, limits: ToolLimits) -> Self {
+        Runner { limits, ..self }
     }
 
     /// How many tools may run at once.
@@ -357,6 +409,8 @@ impl Runner {
         cmd.process_group(0);
         #[cfg(target_os = "linux")]
         die_with_parent(&mut cmd);
+        #[cfg(unix)]
+        apply_limits(&mut cmd, self.limits);
 
         let started = Instant::now();
         let mut child = cmd.spawn().map_err(|source| match source.kind() {
@@ -387,23 +441,30 @@ impl Runner {
             )
         };
 
-        let finished = tokio::time::timeout(timeout, work).await;
+        let stall = self.limits.stall_secs.map(Duration::from_secs);
+        let finished = tokio::select! {
+            done = tokio::time::timeout(timeout, work) => done.map_err(|_| None),
+            stalled = stalled(group.pgid, stall) => Err(Some(stalled)),
+        };
         let (status, stdout, stderr_tail) = match finished {
             Ok(done) => done,
-            Err(_) => {
+            Err(stalled) => {
                 let _ = child.kill().await;
                 group.kill();
-                tracing::debug!(tool = %tool, timeout_secs = timeout.as_secs_f64(), "tool timed out and was killed");
-                return Err(ToolError::TimedOut {
-                    tool,
-                    after: timeout,
+                tracing::debug!(tool = %tool, timeout_secs = timeout.as_secs_f64(), stalled = stalled.is_some(), "tool killed");
+                return Err(match stalled {
+                    Some(limit) => ToolError::OverLimit { tool, limit },
+                    None => ToolError::TimedOut {
+                        tool,
+                        after: timeout,
+                    },
                 });
             }
         };
         let io_err = |source| ToolError::Io { tool, source };
         let status = status.map_err(io_err)?;
         let (stdout, overflowed) = stdout.map_err(io_err)?;
-        let stderr_tail = stderr_tail.map_err(io_err)?;
+        let stderr_tail = without_paths(&stderr_tail.map_err(io_err)?, args, cwd);
         tracing::debug!(
             tool = %tool,
             %status,
@@ -411,6 +472,12 @@ impl Runner {
             "tool finished"
         );
 
+        #[cfg(unix)]
+        if let Some(limit) = std::os::unix::process::ExitStatusExt::signal(&status)
+            .and_then(|signal| self.limits.exceeded_by(signal))
+        {
+            return Err(ToolError::OverLimit { tool, limit });
+        }
         if !status.success() {
             return Err(ToolError::Failed {
                 tool,
@@ -431,6 +498,33 @@ impl Runner {
     }
 }
 
+/// `text` (a tool's stderr) with the server's paths taken out: every absolute path among
+/// `args` becomes its file name and the job directory `cwd` disappears, so failure reasons
+/// shown to clients name files, not where the server keeps them.
+fn without_paths<S: AsRef<OsStr>>(text: &str, args: &[S], cwd: &Path) -> String {
+    let mut paths: Vec<(String, String)> = args
+        .iter()
+        .map(|a| Path::new(a.as_ref()))
+        .filter(|p| p.is_absolute())
+        .filter_map(|p| {
+            let name = p.file_name()?.to_string_lossy().into_owned();
+            Some((p.to_str()?.to_owned(), name))
+        })
+        .collect();
+    if let Some(dir) = cwd.to_str() {
+        paths.push((format!("{dir}/"), String::new()));
+        paths.push((dir.to_owned(), ".".to_owned()));
+    }
+    // Longest first, so a file inside the job directory keeps its name.
+    paths.sort_by_key(|(path, _)| std::cmp::Reverse(path.len()));
+    paths
+        .iter()
+        .filter(|(path, _)| path.len() > 1)
+        .fold(text.to_owned(), |text, (path, name)| {
+            text.replace(path, name)
+        })
+}
+
 /// Asks the kernel to SIGKILL the tool when the thread that started it dies, so a server that
 /// is killed (SIGKILL, OOM) does not leave it running. Tools are started only from the
 /// runtime's worker threads, which live as long as the process. Grandchildren (LibreOffice's
@@ -449,6 +543,56 @@ fn die_with_parent(cmd: &mut Command) {
             // The server may have died before the request took effect.
             if u32::try_from(libc::getppid()).ok() != Some(parent) {
                 return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Sets `limits` in the child between fork and exec (see [`ToolLimits`]).
+#[cfg(unix)]
+fn apply_limits(cmd: &mut Command, limits: ToolLimits) {
+    if limits == ToolLimits::default() {
+        return;
+    }
+    let to_rlim = |v: u64| libc::rlim_t::try_from(v).unwrap_or(libc::RLIM_INFINITY);
+    let settings = [
+        (
+            libc::RLIMIT_AS,
+            limits.memory_bytes.map(|v| (to_rlim(v), to_rlim(v))),
+        ),
+        (
+            libc::RLIMIT_CPU,
+            limits.cpu_secs.map(|v| (to_rlim(v), to_rlim(v))),
+        ),
+        (
+            libc::RLIMIT_FSIZE,
+            limits.output_bytes.map(|v| (to_rlim(v), to_rlim(v))),
+        ),
+    ];
+    // SAFETY: the closure runs in the child between fork and exec. It only calls
+    // getrlimit(2) and setrlimit(2), which are async-signal-safe, on a copy of the array above, and allocates
+    // nothing, not even on its error path.
+    unsafe {
+        cmd.pre_exec(move || {
+            for (resource, value) in settings {
+                if let Some((soft, hard)) = value {
+                    // Never above the server's own hard limit: raising it would be refused.
+                    let mut current = libc::rlimit {
+                        rlim_cur: 0,
+                        rlim_max: 0,
+                    };
+                    if libc::getrlimit(resource, &mut current) == -1 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    let limit = libc::rlimit {
+                        rlim_cur: soft.min(current.rlim_max),
+                        rlim_max: hard.min(current.rlim_max),
+                    };
+                    if libc::setrlimit(resource, &limit) == -1 {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
             }
             Ok(())
         });
@@ -485,6 +629,68 @@ fn kill_processes_in(dir: &Path) {
 
 #[cfg(not(target_os = "linux"))]
 fn kill_processes_in(_dir: &Path) {}
+
+/// Completes once the processes of group `pgid` together have used no CPU time for `limit`
+/// (checked every few seconds), with what to report; never completes without a group or a
+/// limit. A tool that computes always gains CPU time; one deadlocked (or blocked on input
+/// that never comes) does not.
+async fn stalled(pgid: Option<i32>, limit: Option<Duration>) -> String {
+    let (Some(pgid), Some(limit)) = (pgid, limit) else {
+        return std::future::pending().await;
+    };
+    let poll = (limit / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
+    let Some(mut last) = group_cpu_ticks(pgid) else {
+        return std::future::pending().await;
+    };
+    let mut since = Instant::now();
+    loop {
+        tokio::time::sleep(poll).await;
+        let Some(now) = group_cpu_ticks(pgid) else {
+            return std::future::pending().await;
+        };
+        if now != last {
+            (last, since) = (now, Instant::now());
+        } else if since.elapsed() >= limit {
+            return format!("{} s without using any CPU (hung)", limit.as_secs());
+        }
+    }
+}
+
+/// The CPU time (user + system, in clock ticks) of the live processes in group `pgid`,
+/// from `/proc`; `None` where `/proc` is not there.
+fn group_cpu_ticks(pgid: i32) -> Option<u64> {
+    let procs = std::fs::read_dir("/proc").ok()?;
+    let mut total = 0;
+    for entry in procs.flatten() {
+        if !entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // After the command name in parentheses: state ppid pgrp session tty tpgid flags
+        // minflt cminflt majflt cmajflt utime stime …
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.get(2).and_then(|g| g.parse::<i32>().ok()) != Some(pgid) {
+            continue;
+        }
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        total += ticks(11) + ticks(12);
+    }
+    Some(total)
+}
 
 /// The child's process group (the child is its leader). Killed explicitly once the leader has
 /// exited or timed out, and on drop if the run future is abandoned.
@@ -999,6 +1205,172 @@ mod tests {
         other.kill().unwrap();
         other.wait().unwrap();
         std::fs::remove_dir_all(&parent).unwrap();
+    }
+
+    #[tokio::test]
+    async fn tool_errors_name_files_not_server_paths() {
+        if !available(Tool::Ffprobe) {
+            eprintln!("skipping: ffprobe is not installed");
+            return;
+        }
+        let job = scratch();
+        let input = job.file("upload.mp4");
+        std::fs::write(&input, b"not media at all").unwrap();
+        let err = Runner::new(1)
+            .run(
+                Tool::Ffprobe,
+                &[OsStr::new("-v"), OsStr::new("error"), input.as_os_str()],
+                job.path(),
+                Duration::from_secs(30),
+            )
+            .await
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("upload.mp4"), "{msg}");
+        assert!(!msg.contains(job.path().to_str().unwrap()), "{msg}");
+        assert!(!msg.contains("/tmp"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn a_tool_over_its_cpu_time_is_stopped_with_a_reason() {
+        if !ffmpeg_installed() {
+            return;
+        }
+        let job = scratch();
+        let runner = Runner::new(1).with_limits(ToolLimits {
+            cpu_secs: Some(1),
+            ..ToolLimits::default()
+        });
+        // Generates and encodes frames as fast as it can, forever.
+        let args = [
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720",
+            "-c:v",
+            "mpeg4",
+            "-f",
+            "null",
+            "-",
+        ];
+        let err = runner
+            .run(Tool::Ffmpeg, &args, job.path(), Duration::from_secs(300))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, ToolError::OverLimit { tool: Tool::Ffmpeg, limit } if limit == "1 s of CPU time"),
+            "{err:?}"
+        );
+        assert!(err.is_permanent());
+    }
+
+    #[tokio::test]
+    async fn a_tool_writing_past_the_output_limit_is_stopped_with_a_reason() {
+        if !ffmpeg_installed() {
+            return;
+        }
+        let job = scratch();
+        let runner = Runner::new(1).with_limits(ToolLimits {
+            output_bytes: Some(MIB),
+            ..ToolLimits::default()
+        });
+        let out = job.file("huge.raw");
+        let out = out.to_str().unwrap();
+        let args = [
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x480",
+            "-frames:v",
+            "100",
+            "-f",
+            "rawvideo",
+            "-y",
+            out,
+        ];
+        let err = runner
+            .run(Tool::Ffmpeg, &args, job.path(), Duration::from_secs(300))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, ToolError::OverLimit { limit, .. } if limit == "1 MiB of output in one file"),
+            "{err:?}"
+        );
+        assert!(std::fs::metadata(out).unwrap().len() <= MIB);
+    }
+
+    #[tokio::test]
+    async fn a_tool_over_its_memory_limit_fails_instead_of_growing() {
+        if !ffmpeg_installed() {
+            return;
+        }
+        let job = scratch();
+        // One 8192×8192 RGBA frame alone is 256 MiB.
+        let args = [
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=red:size=8192x8192",
+            "-frames:v",
+            "1",
+            "-pix_fmt",
+            "rgba",
+            "-f",
+            "rawvideo",
+            "-",
+        ];
+        let limited = Runner::new(1).with_limits(ToolLimits {
+            memory_bytes: Some(192 * MIB),
+            ..ToolLimits::default()
+        });
+        let err = limited
+            .run(Tool::Ffmpeg, &args, job.path(), Duration::from_secs(300))
+            .await
+            .unwrap_err();
+        assert!(err.is_permanent(), "{err:?}");
+        assert!(!matches!(err, ToolError::TimedOut { .. }), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_hung_tool_is_killed_once_it_stops_using_cpu() {
+        if !ffmpeg_installed() {
+            return;
+        }
+        let job = scratch();
+        // ffmpeg opening a FIFO nobody writes to blocks forever without using any CPU, as a
+        // deadlocked LibreOffice does.
+        let fifo = job.file("never.fifo");
+        let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo(3) reads a valid NUL-terminated path and has no other preconditions.
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+        let input = fifo.to_str().unwrap();
+        let args = ["-nostdin", "-v", "error", "-i", input, "-f", "null", "-"];
+        let runner = Runner::new(1).with_limits(ToolLimits {
+            stall_secs: Some(1),
+            ..ToolLimits::default()
+        });
+        let err = runner
+            .run(Tool::Ffmpeg, &args, job.path(), Duration::from_secs(300))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, ToolError::OverLimit { limit, .. } if limit == "1 s without using any CPU (hung)"),
+            "{err:?}"
+        );
+        assert!(err.is_permanent());
+        assert!(
+            processes_in(job.path()).is_empty(),
+            "the hung ffmpeg survived"
+        );
     }
 
     #[tokio::test]

@@ -102,7 +102,8 @@ pub enum SlidesError {
     /// LibreOffice finished but wrote no PDF, which is what it does with files it cannot open.
     #[error(
         "LibreOffice could not open the deck ({reason}); check that it is a PowerPoint file \
-         that opens in PowerPoint or LibreOffice and is not password-protected"
+         that opens in PowerPoint or LibreOffice, is not password-protected, and is not too \
+         complex to convert within the memory tools may use"
     )]
     NotConverted {
         /// What LibreOffice said.

@@ -186,7 +186,45 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(into_body_error)?;
     de.end().map_err(|e| BodyError::Malformed(e.to_string()))?;
+    if let Some(field) = nul_field(bytes) {
+        return Err(ValidationError::new(field, "must not contain U+0000 (NUL)").into());
+    }
     Ok(value)
+}
+
+/// Where the body holds U+0000 in a key or string, if anywhere. No catalogue stores it
+/// (PostgreSQL refuses it in text), so it is refused here, alike on every backend. JSON can
+/// only spell it `\u0000`, so bodies without that escape are not parsed a second time.
+fn nul_field(bytes: &[u8]) -> Option<String> {
+    let escaped = bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000"));
+    if !escaped {
+        return None;
+    }
+    fn find(value: &serde_json::Value, path: &str) -> Option<String> {
+        let join = |key: &str| {
+            if path.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{path}.{key}")
+            }
+        };
+        match value {
+            serde_json::Value::String(s) if s.contains('\0') => Some(path.to_owned()),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, item)| find(item, &format!("{path}[{i}]"))),
+            serde_json::Value::Object(map) => map.iter().find_map(|(key, item)| {
+                if key.contains('\0') {
+                    Some(join(key))
+                } else {
+                    find(item, &join(key))
+                }
+            }),
+            _ => None,
+        }
+    }
+    find(&serde_json::from_slice(bytes).ok()?, "")
 }
 
 fn into_body_error(err: serde_path_to_error::Error<serde_json::Error>) -> BodyError {
@@ -322,6 +360,20 @@ mod tests {
             Err(BodyError::Malformed(m)) => m,
             other => panic!("expected Malformed, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn nul_characters_are_refused_with_their_field() {
+        let e = invalid::<CreateAssetBody>(
+            r#"{"asset_name": "a", "asset_type": "IMAGE", "tags": ["ok", "bad\u0000tag"]}"#,
+        );
+        assert_eq!(e.field, "tags[1]");
+        let e = invalid::<CreateAssetBody>(r#"{"asset_name": "x\u0000", "asset_type": "IMAGE"}"#);
+        assert_eq!(e.field, "asset_name");
+        // An escaped backslash followed by "u0000" is six ordinary characters.
+        let body: CreateAssetBody =
+            parse_json(br#"{"asset_name": "x\\u0000", "asset_type": "IMAGE"}"#).unwrap();
+        assert_eq!(body.asset_name, "x\\u0000");
     }
 
     #[test]

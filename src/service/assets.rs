@@ -36,7 +36,7 @@ pub enum AssetError {
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     /// No such asset in the caller's view.
-    #[error("asset {0} not found")]
+    #[error("asset {0} does not exist in this project")]
     NotFound(String),
     /// The asset's state does not allow the operation.
     #[error(transparent)]
@@ -326,6 +326,26 @@ impl Assets {
         caller: &Caller,
         body: CreateAssetBody,
     ) -> Result<Asset, AssetError> {
+        let asset_id = uuid::Uuid::new_v4().to_string();
+        let (asset, jobs) = self.prepare(caller, body, asset_id)?;
+        self.commit(Write {
+            jobs,
+            new_assets: vec![asset.clone()],
+            ..Write::default()
+        })
+        .await?;
+        tracing::info!(asset.id = %asset.asset_id, asset.r#type = %asset.asset_type, "asset created");
+        Ok(asset)
+    }
+
+    /// The asset `body` creates for `caller` under `asset_id`, checked by every rule of
+    /// `create_digital_asset`, in CREATING, and the timer jobs it needs; nothing is written.
+    pub fn prepare(
+        &self,
+        caller: &Caller,
+        body: CreateAssetBody,
+        asset_id: String,
+    ) -> Result<(Asset, Vec<crate::catalog::NewJob>), AssetError> {
         body.validate()?;
         if !caller.is_admin {
             if let Some(e) = body.needs_admin() {
@@ -345,7 +365,7 @@ impl Assets {
             body.system_properties.as_deref().unwrap_or_default(),
         )?;
         let asset = Asset {
-            asset_id: uuid::Uuid::new_v4().to_string(),
+            asset_id,
             project_id: caller.project_id.clone(),
             asset_name: body.asset_name,
             asset_description: body.asset_description,
@@ -375,14 +395,8 @@ impl Assets {
             deleted_at: None,
             version: 1,
         };
-        self.commit(Write {
-            jobs: timers_for(None, &asset, self.timers),
-            new_assets: vec![asset.clone()],
-            ..Write::default()
-        })
-        .await?;
-        tracing::info!(asset.id = %asset.asset_id, asset.r#type = %asset.asset_type, "asset created");
-        Ok(asset)
+        let jobs = timers_for(None, &asset, self.timers);
+        Ok((asset, jobs))
     }
 
     /// Whether `caller` may read `asset`: its owner, or a project it is shared with.
@@ -506,9 +520,12 @@ impl Assets {
                 let (mine, rest): (Vec<_>, Vec<_>) =
                     files.drain(..).partition(|f| f.asset_id == asset.asset_id);
                 files = rest;
+                // A DELETED asset has no files, whether or not the purge of their records
+                // and bytes has run yet.
                 let files = mine
                     .into_iter()
                     .filter(|f| f.state != FileState::Deleted)
+                    .filter(|_| asset.asset_state != AssetState::Deleted)
                     .map(|file| {
                         let owner = asset.project_id == caller.project_id;
                         let scope = match file.state {
@@ -873,7 +890,13 @@ impl Assets {
                 Ok(()) => outcomes[0].asset_ids.push(id),
                 Err(AssetError::Catalog(e)) => return Err(e.into()),
                 Err(e) => {
-                    let key = (e.code(), e.to_string().replace(&id, "<asset>"));
+                    // Assets that failed alike are reported together, so the message
+                    // speaks of "the asset" and the outcome lists which.
+                    let message = e
+                        .to_string()
+                        .replace(&format!("asset {id}"), "the asset")
+                        .replace(&id, "the asset");
+                    let key = (e.code(), message);
                     match outcomes.iter_mut().find(|o| o.error.as_ref() == Some(&key)) {
                         Some(o) => o.asset_ids.push(id),
                         None => outcomes.push(ActionOutcome {
@@ -886,6 +909,19 @@ impl Assets {
         }
         outcomes.retain(|o| !o.asset_ids.is_empty());
         Ok(outcomes)
+    }
+}
+
+/// The `mode` of `delete_asset`: `force` (any case) deletes for good, no mode moves the
+/// asset to the recycle bin; any other mode is refused rather than guessed.
+pub fn parse_delete_mode(params: &[(String, String)]) -> Result<bool, AssetError> {
+    match single(params, "mode") {
+        None => Ok(false),
+        Some(mode) if mode.eq_ignore_ascii_case("force") => Ok(true),
+        Some(_) => Err(invalid(
+            "mode",
+            "must be force (delete for good), or omitted to move the asset to the recycle bin",
+        )),
     }
 }
 
@@ -1012,10 +1048,11 @@ pub fn parse_list_query(
     let sort = match one_of(
         params,
         "sort_key",
-        &["create_time", "update_time", "asset_order"],
+        &["create_time", "update_time", "asset_order", "asset_name"],
     )? {
         Some("update_time") => SortKey::UpdateTime,
         Some("asset_order") => SortKey::AssetOrder,
+        Some("asset_name") => SortKey::AssetName,
         _ => SortKey::CreateTime,
     };
     let descending = match single(params, "sort_dir")

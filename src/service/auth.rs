@@ -1,14 +1,17 @@
 //! Authentication: SDK-HMAC-SHA256 signatures and `X-Auth-Token` tokens, both bound to a
-//! project. Produces the [`Caller`] every other service takes.
+//! project, and console sessions (a token issued for project + AK + SK checked here, with a
+//! CSRF token derived from it). Produces the [`Caller`] every other service takes.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::HeaderMap;
 use base64::Engine;
+use hmac::{Hmac, Mac};
 use rand::RngCore;
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
 use crate::catalog::{Catalog, CatalogError, Credential, Token};
@@ -56,6 +59,9 @@ pub enum AuthError {
     /// Tokens are issued only to signed requests, so a token cannot renew itself.
     #[error("tokens can only be requested with an AK/SK signature")]
     TokenForToken,
+    /// Console sign-in with a wrong project, access key or secret key; which one is not said.
+    #[error("sign-in failed: the project ID, access key or secret key is wrong")]
+    SignInRefused,
     /// `X-App-UserId` is not acceptable.
     #[error("X-App-UserId: {0}")]
     AppUserId(&'static str),
@@ -68,9 +74,11 @@ impl AuthError {
     /// The wire code of this failure.
     pub fn code(&self) -> Code {
         match self {
-            Self::Missing | Self::Signature(_) | Self::UnknownAccessKey | Self::BadToken => {
-                Code::Unauthorized
-            }
+            Self::Missing
+            | Self::Signature(_)
+            | Self::UnknownAccessKey
+            | Self::BadToken
+            | Self::SignInRefused => Code::Unauthorized,
             Self::ProjectMismatch { .. } => Code::ProjectMismatch,
             Self::TokenForToken => Code::Forbidden,
             Self::AppUserId(_) => Code::InvalidParameter,
@@ -93,6 +101,7 @@ pub struct Authenticator {
     catalog: Arc<dyn Catalog>,
     max_skew: Duration,
     token_ttl: Duration,
+    csrf_key: Vec<u8>,
 }
 
 /// Lowercase hex SHA-256, the stored form of a token.
@@ -140,13 +149,51 @@ pub fn app_user_id(headers: &HeaderMap) -> Result<Option<String>, AuthError> {
 }
 
 impl Authenticator {
-    /// An authenticator over `catalog` with the given clock window and token lifetime.
-    pub fn new(catalog: Arc<dyn Catalog>, max_skew: Duration, token_ttl: Duration) -> Self {
+    /// An authenticator over `catalog` with the given clock window and token lifetime;
+    /// `csrf_key` keys the CSRF tokens of console sessions.
+    pub fn new(
+        catalog: Arc<dyn Catalog>,
+        max_skew: Duration,
+        token_ttl: Duration,
+        csrf_key: Vec<u8>,
+    ) -> Self {
         Self {
             catalog,
             max_skew,
             token_ttl,
+            csrf_key,
         }
+    }
+
+    /// How long issued tokens and console sessions last.
+    pub fn token_ttl(&self) -> Duration {
+        self.token_ttl
+    }
+
+    /// The credential behind the unexpired token `token`; `BadToken` when either is gone, or
+    /// the credential's project or SK changed since the token was issued.
+    async fn live_token(&self, token: &str) -> Result<Credential, AuthError> {
+        let stored = self
+            .catalog
+            .token(&token_hash(token))
+            .await?
+            .filter(|t| t.expires_at > OffsetDateTime::now_utc())
+            .ok_or(AuthError::BadToken)?;
+        // A revoked credential, or one whose SK changed since, ends its tokens.
+        let credential = self
+            .catalog
+            .credential(&stored.access_key)
+            .await?
+            .ok_or(AuthError::BadToken)?;
+        let current = secret_fingerprint(credential.secret_key.expose_secret());
+        let same: bool = current
+            .as_bytes()
+            .ct_eq(stored.secret_fingerprint.as_bytes())
+            .into();
+        if !same || credential.project_id != stored.project_id {
+            return Err(AuthError::BadToken);
+        }
+        Ok(credential)
     }
 
     /// Authenticates a request and checks it addresses the caller's own project.
@@ -185,27 +232,7 @@ impl Authenticator {
             )
         } else if let Some(value) = headers.get("x-auth-token") {
             let token = value.to_str().map_err(|_| AuthError::BadToken)?;
-            let stored = self
-                .catalog
-                .token(&token_hash(token))
-                .await?
-                .filter(|t| t.expires_at > OffsetDateTime::now_utc())
-                .ok_or(AuthError::BadToken)?;
-            // A revoked credential, or one whose SK changed since, ends its tokens.
-            let credential = self
-                .catalog
-                .credential(&stored.access_key)
-                .await?
-                .ok_or(AuthError::BadToken)?;
-            let current = secret_fingerprint(credential.secret_key.expose_secret());
-            let same: bool = subtle::ConstantTimeEq::ct_eq(
-                current.as_bytes(),
-                stored.secret_fingerprint.as_bytes(),
-            )
-            .into();
-            if !same || credential.project_id != stored.project_id {
-                return Err(AuthError::BadToken);
-            }
+            let credential = self.live_token(token).await?;
             (
                 credential.project_id,
                 credential.access_key,
@@ -243,6 +270,11 @@ impl Authenticator {
             .credential(&caller.access_key)
             .await?
             .ok_or(AuthError::UnknownAccessKey)?;
+        self.store_token(&credential).await
+    }
+
+    /// Issues a token for `credential`, bound to its current secret key.
+    async fn store_token(&self, credential: &Credential) -> Result<IssuedToken, AuthError> {
         let mut raw = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut raw);
         let token = format!(
@@ -253,14 +285,76 @@ impl Authenticator {
         self.catalog
             .put_token(&Token {
                 token_hash: token_hash(&token),
-                access_key: caller.access_key.clone(),
-                project_id: caller.project_id.clone(),
-                is_admin: caller.is_admin,
+                access_key: credential.access_key.clone(),
+                project_id: credential.project_id.clone(),
+                is_admin: credential.is_admin,
                 expires_at,
                 secret_fingerprint: secret_fingerprint(credential.secret_key.expose_secret()),
             })
             .await?;
         Ok(IssuedToken { token, expires_at })
+    }
+
+    /// Console sign-in: checks that `access_key` exists, belongs to `project_id` and has
+    /// `secret_key` (compared in constant time), then issues a session token. Every refusal
+    /// is the same `SignInRefused`, so it tells nothing about which part was wrong.
+    pub async fn sign_in(
+        &self,
+        project_id: &str,
+        access_key: &str,
+        secret_key: &str,
+    ) -> Result<IssuedToken, AuthError> {
+        let credential = self.catalog.credential(access_key).await?;
+        let accepted = credential.as_ref().is_some_and(|c| {
+            let same_secret: bool = c
+                .secret_key
+                .expose_secret()
+                .as_bytes()
+                .ct_eq(secret_key.as_bytes())
+                .into();
+            same_secret && c.project_id == project_id
+        });
+        let Some(credential) = credential.filter(|_| accepted) else {
+            // Not the access key: people paste the secret key into the wrong field.
+            tracing::info!(project.id = %project_id, "console sign-in refused");
+            return Err(AuthError::SignInRefused);
+        };
+        tracing::info!(project.id = %project_id, access_key, "console sign-in");
+        self.store_token(&credential).await
+    }
+
+    /// The caller a console session token stands for.
+    pub async fn session(&self, token: &str) -> Result<Caller, AuthError> {
+        let credential = self.live_token(token).await?;
+        Ok(Caller {
+            project_id: credential.project_id,
+            access_key: credential.access_key,
+            is_admin: credential.is_admin,
+            app_user_id: None,
+            by_token: true,
+        })
+    }
+
+    /// Ends a console session: its token stops working everywhere at once.
+    pub async fn sign_out(&self, token: &str) -> Result<(), AuthError> {
+        self.catalog.delete_token(&token_hash(token)).await?;
+        Ok(())
+    }
+
+    /// The CSRF token of a session: an HMAC of the session token's hash, so it needs no
+    /// storage and dies with the session.
+    pub fn csrf_token(&self, session_token: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.csrf_key).expect("any key length");
+        mac.update(token_hash(session_token).as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether `presented` is the CSRF token of `session_token` (constant time).
+    pub fn csrf_matches(&self, session_token: &str, presented: &str) -> bool {
+        self.csrf_token(session_token)
+            .as_bytes()
+            .ct_eq(presented.as_bytes())
+            .into()
     }
 }
 

@@ -15,13 +15,13 @@ use super::auth::Caller;
 use super::links::{LinkError, Links};
 use super::storage::{Storage, StorageError, Stored};
 use crate::blobs::{BlobError, BlobKey, Expect, Written};
-use crate::catalog::{Asset, Catalog, CatalogError, Change, FileRecord, Job, Write};
+use crate::catalog::{Asset, Catalog, CatalogError, Change, FileRecord, Job, Lane, Write};
 use crate::error::Code;
 use crate::media::sniff;
 use crate::model::files::{decode_md5, effective_file_type, extension};
 use crate::model::{
-    AssetState, AssetType, FileCategory, FileState, FilesCreateBody, LargeFilesCreateBody,
-    PptAnalysisStatus, TranscodingStatus, ValidationError,
+    AssetState, AssetType, FailType, FileCategory, FileState, FilesCreateBody,
+    LargeFilesCreateBody, PptAnalysisStatus, TranscodingStatus, ValidationError,
 };
 use tokio::sync::Notify;
 
@@ -74,7 +74,7 @@ pub enum FileError {
         total: u64,
     },
     /// The asset's files may not be downloaded now.
-    #[error("files of a {0} asset cannot be downloaded")]
+    #[error("files of an asset in state {0} cannot be downloaded")]
     NotDownloadable(AssetState),
     /// The record kept changing under concurrent writers.
     #[error("file {0} is being changed concurrently; retry")]
@@ -269,7 +269,7 @@ impl Files {
             AssetState::Deleting | AssetState::Deleted | AssetState::Block
         ) {
             return Err(FileError::State(format!(
-                "files cannot be added to a {} asset",
+                "files cannot be added to an asset in state {}",
                 asset.asset_state
             )));
         }
@@ -292,7 +292,7 @@ impl Files {
                             return Err(invalid(
                                 field,
                                 format!(
-                                    "the main file of a {} asset must be one of {} (case-insensitive)",
+                                    "the main file of an asset of type {} must be one of {} (case-insensitive)",
                                     asset.asset_type,
                                     formats.join(", ").to_ascii_uppercase()
                                 ),
@@ -303,7 +303,7 @@ impl Files {
                         return Err(invalid(
                             "file_size",
                             format!(
-                                "the main file of a {} asset must not exceed {limit} bytes",
+                                "the main file of an asset of type {} must not exceed {limit} bytes",
                                 asset.asset_type
                             ),
                         ));
@@ -439,6 +439,16 @@ impl Files {
             &file_type,
             body.file_size,
         )?;
+        // A storage quota reserves declared sizes before the bytes arrive.
+        if body.file_size.is_none() {
+            let quota = self.catalog.quota(&caller.project_id).await?;
+            if quota.is_some_and(|q| q.max_bytes.is_some()) {
+                return Err(invalid(
+                    "file_size",
+                    "is required while the project has a storage quota (max_bytes)",
+                ));
+            }
+        }
         let parts = body.file_multipart_count.unwrap_or(1);
         let mut file = Self::new_record(
             caller,
@@ -525,11 +535,8 @@ impl Files {
         let size = single.then_some(file.file_size).flatten().map(|s| s as u64);
         if let (Some(declared), Some(sent)) = (declared_md5, header_md5) {
             if declared != sent {
-                return Err(BlobError::Md5Mismatch {
-                    expected: file.file_md5.clone().unwrap_or_default(),
-                    got: content_md5.unwrap_or_default().trim().to_owned(),
-                }
-                .into());
+                let refused = BlobError::md5_mismatch(&declared, &sent);
+                return Err(self.refused(&file, refused.into()).await);
             }
         }
         if let (Some(size), Some(length)) = (size, content_length) {
@@ -566,7 +573,11 @@ impl Files {
             }
             Err(e) => {
                 tracing::info!(file.id = %file_id, error = %e, "upload refused");
-                return Err(e.into());
+                return Err(if single {
+                    self.refused(&file, e.into()).await
+                } else {
+                    e.into()
+                });
             }
         };
         let written = stored.written.clone();
@@ -574,6 +585,49 @@ impl Files {
         self.record_upload(file_id, stored, mismatch).await?;
         tracing::info!(file.id = %file_id, size_bytes = written.size, "upload stored");
         Ok(written)
+    }
+
+    /// Records why an upload was refused on the file (and on its asset, for a MAIN file of
+    /// an asset still CREATING), so `show_asset` says what went wrong; the file stays
+    /// CREATING and the upload can be retried. Returns `error` for the client.
+    async fn refused(&self, file: &FileRecord, error: FileError) -> FileError {
+        if error.code() != Code::UploadMismatch {
+            return error;
+        }
+        let reason = format!("the last upload was refused: {error}");
+        let noted = self
+            .catalog
+            .update(
+                || async {
+                    let Some(mut file) = self.catalog.file(&file.file_id).await? else {
+                        return Ok(Change::Keep(()));
+                    };
+                    if file.state != FileState::Creating {
+                        return Ok(Change::Keep(()));
+                    }
+                    let now = OffsetDateTime::now_utc();
+                    let mut write = Write::default();
+                    if file.asset_file_category == FileCategory::Main {
+                        if let Some(mut asset) = self.catalog.asset(&file.asset_id).await? {
+                            if asset.asset_state == AssetState::Creating {
+                                asset.reason = Some(reason.clone());
+                                asset.update_time = now;
+                                write.assets.push(asset);
+                            }
+                        }
+                    }
+                    file.reason = Some(reason.clone());
+                    file.update_time = now;
+                    write.files.push(file);
+                    Ok(Change::Commit(write, ()))
+                },
+                || FileError::Busy(file.file_id.clone()),
+            )
+            .await;
+        if let Err(e) = noted {
+            tracing::warn!(file.id = %file.file_id, error = %e, "could not record why an upload was refused");
+        }
+        error
     }
 
     /// Points a CREATING file at its newly stored bytes (or at an identical copy already
@@ -600,14 +654,23 @@ impl Files {
                             file.state
                         )));
                     }
+                    let now = OffsetDateTime::now_utc();
+                    let mut write = Write::default();
+                    // A refusal noted by an earlier attempt no longer holds.
+                    if let Some(old) = file.reason.take() {
+                        if let Some(mut asset) = self.catalog.asset(&file.asset_id).await? {
+                            if asset.reason.as_ref() == Some(&old) {
+                                asset.reason = None;
+                                asset.update_time = now;
+                                write.assets.push(asset);
+                            }
+                        }
+                    }
                     file.blob_key = Some(recording.key());
                     file.content_mismatch = mismatch.clone();
-                    file.update_time = OffsetDateTime::now_utc();
-                    let write = Write {
-                        files: vec![file],
-                        stored_blobs: vec![recording.blob.clone()],
-                        ..Write::default()
-                    };
+                    file.update_time = now;
+                    write.files.push(file);
+                    write.stored_blobs.push(recording.blob.clone());
                     Ok(Change::Commit(write, ()))
                 },
                 || FileError::Busy(file_id.to_owned()),
@@ -688,7 +751,16 @@ impl Files {
         };
         let attempt = || self.confirm_attempt(caller, file_id, state, assembled.as_ref());
         let busy = || FileError::Busy(file_id.to_owned());
-        let confirmed = self.catalog.update(attempt, busy).await?;
+        let confirmed = match self.catalog.update(attempt, busy).await {
+            Ok(confirmed) => confirmed,
+            Err(e) => {
+                // A refused confirmation leaves no assembled bytes behind.
+                if let Some(stored) = assembled {
+                    stored.discard().await;
+                }
+                return Err(e);
+            }
+        };
         let Some(done) = confirmed else {
             return Ok(());
         };
@@ -760,7 +832,7 @@ impl Files {
                         return Err(invalid(
                             "file_size",
                             format!(
-                                "the main file of a {} asset must not exceed {limit} bytes",
+                                "the main file of an asset of type {} must not exceed {limit} bytes",
                                 asset.asset_type
                             ),
                         ));
@@ -777,7 +849,8 @@ impl Files {
                                 asset_id: asset.asset_id.clone(),
                                 file_id: file.file_id.clone(),
                             }
-                            .to_new(self.job_attempts),
+                            .to_new(self.job_attempts)
+                            .in_lane(Lane::for_main_file(asset.asset_type)),
                         );
                     }
                     write.assets.push(asset.clone());
@@ -840,17 +913,21 @@ impl Files {
                     let mut asset = self.owned_asset(caller, &file.asset_id).await?;
                     let now = OffsetDateTime::now_utc();
                     let mut write = Write::default();
-                    if file.asset_file_category == FileCategory::Main
-                        && matches!(
+                    if file.asset_file_category == FileCategory::Main {
+                        let mut changed = forget_outputs(&mut asset);
+                        if matches!(
                             asset.asset_state,
                             AssetState::Actived | AssetState::Unactived | AssetState::Failed
-                        )
-                    {
-                        asset.asset_state = AssetState::Creating;
-                        asset.reason = None;
-                        asset.fail_type = None;
-                        asset.update_time = now;
-                        write.assets.push(asset);
+                        ) {
+                            asset.asset_state = AssetState::Creating;
+                            asset.reason = None;
+                            asset.fail_type = None;
+                            changed = true;
+                        }
+                        if changed {
+                            asset.update_time = now;
+                            write.assets.push(asset);
+                        }
                     }
                     // Dropping the reference is all it takes: the catalogue deletes bytes
                     // nobody else refers to.
@@ -975,6 +1052,24 @@ impl Files {
     }
 }
 
+/// Drops what processing recorded about a MAIN file that is being deleted (the pages of a
+/// deck, its page count and analysis status, a video's transcoding status): the files they
+/// point at go with it. Returns whether anything changed.
+fn forget_outputs(asset: &mut Asset) -> bool {
+    let before = asset.asset_extra_meta.clone();
+    if let Some(ppt) = asset.asset_extra_meta.ppt_meta.as_mut() {
+        ppt.pages = None;
+        ppt.page_count = None;
+        ppt.ppt_analysis_status = None;
+        ppt.error_info = None;
+    }
+    if let Some(video) = asset.asset_extra_meta.video_meta.as_mut() {
+        video.video_transcoding_status = None;
+        video.error_info = None;
+    }
+    asset.asset_extra_meta != before
+}
+
 /// The one place where a confirmed MAIN file decides what happens next. Content that does
 /// not match its declared type fails file and asset at once; anything else waits (UPLOADED)
 /// for the processing job (`jobs::process`), which ends in ACTIVED or FAILED. Statuses that
@@ -986,6 +1081,8 @@ fn queue_main_file(asset: &mut Asset, file: &mut FileRecord, now: OffsetDateTime
         file.reason = Some(reason.clone());
         if matches!(asset.asset_state, AssetState::Creating | AssetState::Failed) {
             asset.asset_state = AssetState::Failed;
+            // The server's own check of the upload refused it.
+            asset.fail_type = Some(FailType::AutomaticReviewReject);
             asset.reason = Some(format!("main file {}: {reason}", file.file_name));
         }
         return false;

@@ -116,7 +116,11 @@ impl Links {
     /// `owner` URL also serves files still under processing or review (for the owner and the
     /// reviewer); any other URL serves only files that passed.
     pub fn download_url(&self, file_id: &str, owner: bool, now: OffsetDateTime) -> String {
-        let expires = (now + self.download_ttl).unix_timestamp();
+        self.download_url_until(file_id, owner, (now + self.download_ttl).unix_timestamp())
+    }
+
+    /// The URL to GET `file_id`'s bytes until `expires` (Unix seconds).
+    pub fn download_url_until(&self, file_id: &str, owner: bool, expires: i64) -> String {
         let signature = self.sign(&Self::download_message(file_id, expires, owner));
         let scope = if owner { "&scope=owner" } else { "" };
         format!(

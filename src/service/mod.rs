@@ -4,9 +4,12 @@
 pub mod admin;
 pub mod assets;
 pub mod auth;
+pub mod egress;
 pub mod files;
 pub mod links;
+pub mod quotas;
 pub mod readiness;
+pub mod replication;
 pub mod state;
 pub mod storage;
 pub mod timers;

@@ -247,6 +247,21 @@ impl Stored {
     pub fn recorded(mut self) {
         self.guard.progress = Progress::Done;
     }
+
+    /// Removes the bytes now, for a caller whose catalogue write failed and that answers only
+    /// once they are gone (dropping does the same, but in the background).
+    pub async fn discard(mut self) {
+        self.guard.progress = Progress::Done;
+        let guard = &self.guard;
+        clean_write(
+            guard.catalog.as_ref(),
+            &guard.blobs,
+            &guard.id,
+            &guard.key,
+            None,
+        )
+        .await;
+    }
 }
 
 impl std::fmt::Debug for Stored {

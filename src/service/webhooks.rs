@@ -8,6 +8,7 @@ use rand::RngCore;
 use secrecy::SecretString;
 
 use super::auth::Caller;
+use super::egress::{EgressPolicy, Refused, ResolveError};
 use crate::catalog::{Catalog, CatalogError, Webhook};
 use crate::error::Code;
 use crate::model::ValidationError;
@@ -36,12 +37,30 @@ impl WebhookError {
 /// The webhook service.
 pub struct Webhooks {
     catalog: Arc<dyn Catalog>,
+    egress: Arc<EgressPolicy>,
 }
 
 impl Webhooks {
-    /// The webhook service.
-    pub fn new(catalog: Arc<dyn Catalog>) -> Self {
-        Self { catalog }
+    /// The webhook service; `egress` says which targets may be called.
+    pub fn new(catalog: Arc<dyn Catalog>, egress: Arc<EgressPolicy>) -> Self {
+        Self { catalog, egress }
+    }
+
+    /// Refuses a URL whose host is, or now resolves to, an address the policy does not
+    /// allow. A name that does not resolve yet is accepted: every delivery checks again.
+    async fn check_target(&self, url: &str) -> Result<(), WebhookError> {
+        let refused = |e: Refused| ValidationError::new("url", e.to_string());
+        let url: reqwest::Url = url
+            .parse()
+            .map_err(|e| ValidationError::new("url", format!("is not a valid URL: {e}")))?;
+        self.egress.check_url(&url).map_err(refused)?;
+        let Some(host) = url.host_str() else {
+            return Err(ValidationError::new("url", "must name a host").into());
+        };
+        match self.egress.resolve(host).await {
+            Err(ResolveError::Refused(e)) => Err(refused(e).into()),
+            Ok(_) | Err(ResolveError::Lookup(_)) => Ok(()),
+        }
     }
 
     /// Registers (or replaces) the caller's webhook; returns the secret, generated when not
@@ -60,6 +79,7 @@ impl Webhooks {
             )
             .into());
         }
+        self.check_target(url).await?;
         let secret = match secret {
             Some(s) if s.chars().count() < 16 || s.chars().count() > 256 => {
                 return Err(ValidationError::new("secret", "must be 16 to 256 characters").into())

@@ -38,6 +38,21 @@ pub async fn objects(store: &assetd::blobs::BlobStore, prefix: &str) -> Vec<Stri
     store.list(prefix).map(|r| r.unwrap().0).collect().await
 }
 
+/// `assetd --data-dir DATA_DIR` on that directory's catalogue: a PostgreSQL database of its
+/// own when tests run on PostgreSQL (see [`super::postgres::database_for`]), and its blob
+/// store (see [`blob_url_for`]).
+pub fn assetd_on(data_dir: &Path) -> Command {
+    let mut command = assetd();
+    command.arg("--data-dir").arg(data_dir);
+    if let Some(url) = super::postgres::database_for(data_dir) {
+        command.env("ASSETD_DATABASE_URL", url);
+    }
+    if let Some(url) = blob_url_for(data_dir) {
+        command.arg("--blob-url").arg(url);
+    }
+    command
+}
+
 /// A running `assetd serve`, SIGKILLed when dropped.
 pub struct ChildServer {
     child: Child,
@@ -60,21 +75,23 @@ impl ChildServer {
         log: PathBuf,
         env: &[(&str, &str)],
     ) -> Self {
+        let mut command = assetd_on(data_dir);
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
+        command.envs(env.iter().copied());
+        Self::serve(command, log).await
+    }
+
+    /// Runs `command` (an [`assetd`] with global options) as `serve` on a free loopback port,
+    /// logging to `log`, and waits for `/health`.
+    pub async fn serve(mut command: Command, log: PathBuf) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let out = std::fs::File::create(&log).unwrap();
-        let mut command = assetd();
-        command.arg("--data-dir").arg(data_dir);
-        if let Some(url) = blob_url_for(data_dir) {
-            command.arg("--blob-url").arg(url);
-        }
-        if let Some(config) = config {
-            command.arg("--config").arg(config);
-        }
-        command.envs(env.iter().copied());
         let child = command
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .stdout(Stdio::from(out.try_clone().unwrap()))

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod child;
+pub mod postgres;
 
 use std::time::Duration;
 
@@ -24,6 +25,8 @@ pub struct TestServer {
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<()>>,
     dir: tempfile::TempDir,
+    /// The server's own PostgreSQL database, when tests run on PostgreSQL; dropped last.
+    _database: Option<postgres::TestDatabase>,
 }
 
 /// A reply as the client saw it.
@@ -250,6 +253,18 @@ impl TestServer {
             ..Config::default()
         };
         tweak(&mut config);
+        // On PostgreSQL: a database of its own, or, on a directory the test brought (a
+        // restart), the one recorded there.
+        let mut database = None;
+        if config.database_url.is_none() {
+            if config.data_dir == dir.path() {
+                database =
+                    postgres::server_url().map(|server| postgres::TestDatabase::create(&server));
+                config.database_url = database.as_ref().map(|db| db.url.clone());
+            } else {
+                config.database_url = postgres::database_for(&config.data_dir);
+            }
+        }
         let app = App::build(config).await.expect("app builds");
         let (tx, rx) = oneshot::channel::<()>();
         let serving = app.clone();
@@ -289,6 +304,7 @@ impl TestServer {
             shutdown: Some(tx),
             handle: Some(handle),
             dir,
+            _database: database,
         };
         server.client = server.new_client(false).await;
         server
@@ -333,6 +349,25 @@ impl TestServer {
             let _ = h.await;
         }
     }
+}
+
+/// The Python of the venv holding the official SDK (scripts/sdk-venv.sh makes it).
+pub fn sdk_python() -> std::path::PathBuf {
+    use std::path::PathBuf;
+    let python = std::env::var_os("ASSETD_SDK_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"));
+            cache.join("assetd-sdk-smoke/venv/bin/python")
+        });
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/sdk-venv.sh (scripts/test.sh does)",
+        python.display()
+    );
+    python
 }
 
 // ---------------------------------------------------------------- file uploads (api_files)

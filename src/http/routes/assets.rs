@@ -16,7 +16,9 @@ use crate::model::{
     BatchAssetActionBody, CreateAssetBody, ErrorInfo, FailType, FileCategory, FileState,
     ListAssetSummarysBody, SupportedService, SystemProperty, TranscodingStatus, UpdateAssetBody,
 };
-use crate::service::assets::{ActionOutcome, AssetSummary, AssetView, FileView, Processing};
+use crate::service::assets::{
+    parse_delete_mode, ActionOutcome, AssetSummary, AssetView, FileView, Processing,
+};
 use crate::service::auth::Caller;
 
 /// RFC 3339 UTC with whole seconds, the form of every time in responses.
@@ -331,7 +333,7 @@ pub async fn delete_asset(
     Path((_, asset_id)): Path<(String, String)>,
     QueryPairs(params): QueryPairs,
 ) -> Result<Json<EmptyReply>, ApiError> {
-    let force = params.iter().any(|(k, v)| k == "mode" && v == "force");
+    let force = parse_delete_mode(&params)?;
     app.assets.delete(&caller, &asset_id, force).await?;
     Ok(empty())
 }

@@ -3,8 +3,11 @@
 
 pub mod admin;
 pub mod assets;
+pub mod console;
 pub mod files;
 pub mod health;
+pub mod quotas;
+pub mod replication;
 pub mod storage;
 pub mod tokens;
 pub mod webhooks;

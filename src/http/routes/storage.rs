@@ -13,7 +13,7 @@ use crate::http::extract::QueryPairs;
 use crate::service::auth::Caller;
 
 /// Reply of `show_storage`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StorageReply {
     /// Distinct contents stored.
     pub stored_blobs: u64,
@@ -28,7 +28,7 @@ pub struct StorageReply {
 }
 
 /// One damaged file.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DamagedEntry {
     file_id: String,
     asset_id: String,
@@ -50,7 +50,7 @@ impl From<DamagedFile> for DamagedEntry {
 }
 
 /// Reply of `show_scrub`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ScrubReply {
     /// Files whose bytes are damaged, in total.
     pub count: u64,
@@ -59,6 +59,9 @@ pub struct ScrubReply {
 }
 
 /// GET `/v1/{project_id}/admin/storage`.
+#[utoipa::path(get, path = "/v1/{project_id}/admin/storage", tag = "admin",
+    operation_id = "show_storage",
+    responses((status = 200, body = StorageReply)))]
 pub async fn show_storage(
     caller: Caller,
     State(app): State<App>,
@@ -74,6 +77,10 @@ pub async fn show_storage(
 }
 
 /// GET `/v1/{project_id}/admin/scrub`.
+#[utoipa::path(get, path = "/v1/{project_id}/admin/scrub", tag = "admin",
+    operation_id = "show_scrub",
+    params(("limit" = Option<u32>, Query, description = "files listed, default 100, at most 1000")),
+    responses((status = 200, body = ScrubReply)))]
 pub async fn show_scrub(
     caller: Caller,
     State(app): State<App>,

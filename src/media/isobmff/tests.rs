@@ -413,3 +413,30 @@ async fn compare_a_local_file_with_ffprobe() {
         Err(declined) => eprintln!("{declined}; ffprobe says {theirs:?}"),
     }
 }
+
+/// A fast-start file keeps its whole `moov` when cut short: every cut into the sample data
+/// must decline (so nothing reports the duration the header promises), not only cuts before
+/// the last chunk starts.
+#[tokio::test]
+async fn a_fast_start_file_cut_inside_its_sample_data_declines() {
+    if !tools_installed() {
+        return;
+    }
+    let runner = Runner::new(2);
+    let job = scratch();
+    let args = format!(
+        "{} -movflags +faststart",
+        av("160x120", "25", 2, "-c:a aac")
+    );
+    let input = ffmpeg_make(&runner, job.path(), "fast.mp4", &args).await;
+    let bytes = std::fs::read(&input).unwrap();
+    assert!(parsed(&bytes).is_ok());
+    let mdat = bytes.windows(4).position(|w| w == b"mdat").unwrap() + 4;
+    for cut in (mdat..bytes.len()).step_by(53).chain([bytes.len() - 1]) {
+        assert!(
+            parsed(&bytes[..cut]).is_err(),
+            "cut at {cut} of {}",
+            bytes.len()
+        );
+    }
+}
