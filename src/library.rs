@@ -136,6 +136,7 @@ pub async fn copy(from: &Location, to: &Location, batch: usize) -> anyhow::Resul
 
     let tables = paired_tables(&src, &dst).await?;
     check_destination(&dst, &tables, &dst_blobs, &library_id).await?;
+    mark_destination(&src, &dst, &tables).await?;
 
     let mut report = Report {
         tables: tables.len(),
@@ -222,6 +223,22 @@ async fn check_destination(
         );
     }
     tracing::info!("the destination holds an earlier copy of this library; resuming");
+    Ok(())
+}
+
+/// Writes the library's identity before any other row, so that a copy killed after its
+/// first batch is recognised as this library's when run again.
+async fn mark_destination(src: &Rows, dst: &Rows, tables: &[(Table, Table)]) -> anyhow::Result<()> {
+    let (secrets, twin) = tables
+        .iter()
+        .find(|(s, _)| s.name == "server_secrets")
+        .context("the catalogue has no server_secrets table")?;
+    let identity = src
+        .lookup(secrets, &[vec![Value::Text(LIBRARY_ID.to_owned())]])
+        .await?;
+    dst.upsert(twin, &identity)
+        .await
+        .context("writing the library's identity to the destination")?;
     Ok(())
 }
 

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::child::assetd;
+use common::postgres::TestDatabase;
 use common::{md5_b64, png, Client, TestServer};
 use serde_json::{json, Value};
 
@@ -51,21 +52,6 @@ fn records_written(stdout: &str) -> (u64, u64) {
         .collect();
     // copied T tables: R records (W written by this run), B blobs of N bytes (…)
     (numbers[1], numbers[2])
-}
-
-/// A new, empty database on the `ASSETD_TEST_DATABASE_URL` server, if one is named.
-async fn fresh_postgres_database() -> Option<String> {
-    use sqlx::{Connection, Executor};
-    let server = std::env::var("ASSETD_TEST_DATABASE_URL")
-        .ok()
-        .filter(|url| !url.is_empty())?;
-    let name = format!("assetd_copy_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&server).await.unwrap();
-    conn.execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .unwrap();
-    let (base, _) = server.rsplit_once('/').expect("a URL with a database");
-    Some(format!("{base}/{name}"))
 }
 
 /// Files by name, with their bytes.
@@ -210,8 +196,9 @@ async fn library_moves_to_postgres_and_s3_and_back_identical() {
     server.stop().await;
 
     // The middle stop: PostgreSQL + S3 when the test services are there.
-    let middle_database = match fresh_postgres_database().await {
-        Some(url) => url,
+    let middle = common::postgres::server_url().map(|server| TestDatabase::create(&server));
+    let middle_database = match &middle {
+        Some(database) => database.url.clone(),
         None => {
             eprintln!("ASSETD_TEST_DATABASE_URL is not set: copying to SQLite instead");
             format!(
