@@ -1,5 +1,6 @@
-//! Three `assetd serve` nodes on one PostgreSQL catalogue (and, until an S3 store is there,
-//! one blob directory on local disk). Uploads are spread across the nodes — each created on
+//! Three `assetd serve` nodes on one PostgreSQL catalogue and one blob store: a prefix of
+//! their own in the `ASSETD_TEST_BLOB_URL` bucket when it is set, else one directory on local
+//! disk. Uploads are spread across the nodes — each created on
 //! one node, PUT through the next and confirmed on the third, so signed URLs of one node are
 //! honoured by all — and one node is SIGKILLed while the queue is busy. Still every asset
 //! ends ACTIVED, or FAILED with a reason; every state change produces exactly one event, and
@@ -116,6 +117,7 @@ async fn three_nodes_share_the_work_and_survive_a_killed_node() {
     let dir = tempfile::tempdir().unwrap();
     let blobs = dir.path().join("shared-blobs");
     std::fs::create_dir_all(&blobs).unwrap();
+    let blob_url = common::test_blob_url(&uuid::Uuid::new_v4().simple().to_string());
     let config = dir.path().join("assetd.toml");
     std::fs::write(
         &config,
@@ -125,10 +127,16 @@ async fn three_nodes_share_the_work_and_survive_a_killed_node() {
     let node = |i: usize| {
         let data_dir = dir.path().join(format!("node-{i}"));
         std::fs::create_dir_all(&data_dir).unwrap();
-        if !data_dir.join("blobs").exists() {
-            std::os::unix::fs::symlink(&blobs, data_dir.join("blobs")).unwrap();
-        }
         let mut command = assetd();
+        match &blob_url {
+            Some(url) => {
+                command.env("ASSETD_BLOB_URL", url);
+            }
+            None if !data_dir.join("blobs").exists() => {
+                std::os::unix::fs::symlink(&blobs, data_dir.join("blobs")).unwrap();
+            }
+            None => {}
+        }
         command
             .arg("--data-dir")
             .arg(&data_dir)
