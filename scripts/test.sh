@@ -39,7 +39,8 @@ export ASSETD_SDK_PYTHON
 echo "== cargo test (embedded: SQLite + local blobs)"
 cargo test --no-fail-fast
 echo "== SDK smoke test (official Huawei Cloud Python SDK, SQLite + local blobs)"
-cargo build --bin assetd
+# `cargo test` has built target/debug/assetd (the integration tests run it); a separate
+# `cargo build` would rebuild the crate without the dev-dependencies' features.
 smoke_test
 echo "== console browser suite (headless Chromium)"
 ASSETD_BIN="$PWD/target/debug/assetd" tests/console_browser/run.sh -q
